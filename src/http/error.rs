@@ -1,0 +1,154 @@
+//! The JSON API's error type: every failure becomes a status and `{"error": "..."}`.
+//! Storage and unexpected errors are logged and answered opaquely.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::decide::Rejection;
+use crate::queries::QueryError;
+use crate::state::ResolveError;
+use crate::writer::CommandError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed (bad JSON, bad query string, bad cursor).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid session or bearer token.
+    #[error("authentication required")]
+    Unauthorized,
+    /// 401 on the login call itself.
+    #[error("Login failed")]
+    LoginFailed,
+    /// 403: authenticated, but not allowed.
+    #[error("Permission Denied")]
+    Forbidden,
+    /// 404: the named object does not exist or is not visible to the caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request conflicts with the state (duplicate, ambiguous name, last admin).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is larger than the limit.
+    #[error("request body too large")]
+    TooLarge,
+    /// 422: well-formed, but a value is not acceptable.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 503: the change could not be stored, or the service is stopping.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; details go to the log only.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::LoginFailed => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let status = self.status();
+        let mut res = (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        res
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::Ambiguous(..) => ApiError::Conflict(e.to_string()),
+            ResolveError::NotFound(..) | ResolveError::IdNotFound(..) => {
+                ApiError::NotFound(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::Resolve(e) => e.into(),
+            Rejection::PermissionDenied => ApiError::Forbidden,
+            Rejection::EveryoneIsImplicit => ApiError::Unprocessable(r.to_string()),
+            Rejection::Duplicate { .. }
+            | Rejection::BuiltIn(_)
+            | Rejection::LastAdministrator
+            | Rejection::AlreadyBootstrapped => ApiError::Conflict(r.to_string()),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Rejected(r) => r.into(),
+            CommandError::Storage | CommandError::Unavailable => {
+                ApiError::Unavailable(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Resolve(r) => r.into(),
+            QueryError::BadCursor | QueryError::BadLimit => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonDataError(e) => ApiError::Unprocessable(e.body_text()),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::TooLarge
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::BadRequest(r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::BadRequest(r.body_text())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

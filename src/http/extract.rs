@@ -1,0 +1,111 @@
+//! Extractors: the authenticated caller, the request id, and JSON/path/query
+//! extractors whose rejections use the API's own error shape.
+
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+
+use super::{now_ms, ApiError, AppState};
+use crate::auth::sessions::Lookup;
+use crate::domain::UserId;
+use crate::writer::SessionWrite;
+
+/// `axum::Json`, rejecting with [`ApiError`].
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `axum::extract::Path`, rejecting with [`ApiError`].
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `axum::extract::Query`, rejecting with [`ApiError`].
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// The id of this request: the caller's `X-Request-Id` when it is sensible
+/// (1-128 visible ASCII characters), else a new UUIDv7. Stored on events.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn from_headers(headers: &HeaderMap) -> RequestId {
+        let given = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()));
+        RequestId(given.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestId::from_headers(&parts.headers))
+    }
+}
+
+/// The session token a request carries: `Authorization: Bearer` first, then
+/// the `token` cookie.
+pub fn token_of(headers: &HeaderMap) -> Option<&str> {
+    if let Some(auth) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = auth.strip_prefix("Bearer ").map(str::trim) {
+            return Some(t);
+        }
+    }
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().strip_prefix("token="))
+        .next()
+}
+
+/// Finds the live session behind `headers`, sliding its expiry. A session
+/// whose user was deleted does not authenticate.
+pub fn authenticate(app: &AppState, headers: &HeaderMap) -> Option<UserId> {
+    let token = token_of(headers)?;
+    match app.sessions.lookup(token, now_ms()) {
+        Lookup::Valid {
+            user,
+            token_hash,
+            persist,
+        } => {
+            if let Some(last_seen_ms) = persist {
+                app.writer.session_best_effort(SessionWrite::Touch {
+                    token_hash,
+                    last_seen_ms,
+                });
+            }
+            app.read.snapshot().user(user).is_some().then_some(user)
+        }
+        Lookup::Expired { token_hash } => {
+            app.writer
+                .session_best_effort(SessionWrite::Close { token_hash });
+            None
+        }
+        Lookup::Unknown => None,
+    }
+}
+
+/// An authenticated caller of the JSON API; a handler that needs one says so.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller(pub UserId);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(app, &parts.headers)
+            .map(Caller)
+            .ok_or(ApiError::Unauthorized)
+    }
+}

@@ -1,0 +1,163 @@
+//! Memberships: assign, unassign, and the two directions of listing them.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::commands::{Command, Outcome, Request};
+use crate::domain::{Ident, Kind};
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiPath, ApiQuery, Caller, RequestId};
+use crate::http::{ApiError, AppState};
+use crate::queries::{self, GroupView, PageRequest, UserView};
+
+#[derive(Deserialize)]
+pub struct ChangeQuery {
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Changed {
+    changed: bool,
+    position: i64,
+}
+
+/// The reason may come as `?reason=` or as `{"reason": "..."}`; the body wins.
+fn reason(q: ChangeQuery, body: &Bytes) -> ApiResult<Option<String>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(q.reason);
+    }
+    let b: ChangeBody = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    Ok(b.reason.or(q.reason))
+}
+
+async fn change(
+    app: &AppState,
+    caller: Caller,
+    rid: RequestId,
+    reason: Option<String>,
+    command: Command,
+) -> ApiResult<Json<Changed>> {
+    let applied = app
+        .writer
+        .execute(Request {
+            caller: Some(caller.0),
+            request_id: Some(rid.0),
+            reason: super::checked_reason(reason)?,
+            command,
+        })
+        .await?;
+    match applied.outcome {
+        Outcome::Membership { changed, .. } => Ok(Json(Changed {
+            changed,
+            position: applied.position,
+        })),
+        other => Err(ApiError::Internal(anyhow::anyhow!(
+            "membership change answered {other:?}"
+        ))),
+    }
+}
+
+pub async fn assign(
+    State(app): State<AppState>,
+    caller: Caller,
+    rid: RequestId,
+    ApiPath((group, user)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<ChangeQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Changed>> {
+    let command = Command::Assign {
+        user: Ident::parse(Kind::User, &user),
+        group: Ident::parse(Kind::Group, &group),
+    };
+    change(&app, caller, rid, reason(q, &body)?, command).await
+}
+
+pub async fn unassign(
+    State(app): State<AppState>,
+    caller: Caller,
+    rid: RequestId,
+    ApiPath((group, user)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<ChangeQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Changed>> {
+    let command = Command::Unassign {
+        user: Ident::parse(Kind::User, &user),
+        group: Ident::parse(Kind::Group, &group),
+    };
+    change(&app, caller, rid, reason(q, &body)?, command).await
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub struct MembersPage {
+    group: GroupView,
+    members: Vec<UserView>,
+    next_cursor: Option<String>,
+    position: i64,
+}
+
+#[derive(Serialize)]
+pub struct GroupsPage {
+    user: UserView,
+    groups: Vec<GroupView>,
+    next_cursor: Option<String>,
+    position: i64,
+}
+
+pub async fn list_members(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(group): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<MembersPage>> {
+    let req = PageRequest::parse(q.cursor.as_deref(), q.limit)?;
+    let state = app.read.snapshot();
+    let (group, page) = queries::group_members(
+        &state,
+        Some(caller.0),
+        &Ident::parse(Kind::Group, &group),
+        req,
+    )?;
+    Ok(Json(MembersPage {
+        group,
+        members: page.items,
+        next_cursor: page.next_cursor,
+        position: state.head.seq,
+    }))
+}
+
+pub async fn list_groups(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(user): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<GroupsPage>> {
+    let req = PageRequest::parse(q.cursor.as_deref(), q.limit)?;
+    let state = app.read.snapshot();
+    let (user, page) = queries::user_groups(
+        &state,
+        Some(caller.0),
+        &Ident::parse(Kind::User, &user),
+        req,
+    )?;
+    Ok(Json(GroupsPage {
+        user,
+        groups: page.items,
+        next_cursor: page.next_cursor,
+        position: state.head.seq,
+    }))
+}

@@ -1,0 +1,38 @@
+//! rollcall: an event-sourced group-membership service.
+//!
+//! A tour, in the order a request flows:
+//!
+//! - [`http`] parses and authenticates a request into a [`commands::Command`]
+//!   (writes) or a call into [`queries`] (reads). [`http::compat`] serves the
+//!   dmadminweb paths, [`http::v1`] the JSON API; both use the same commands
+//!   and queries.
+//! - [`writer`] is the single owner of the write connection. For each command
+//!   it calls [`decide::decide`] (state + command -> events, the only place
+//!   rules live), appends the events to the hash-chained [`log`] and folds them
+//!   with [`fold::fold`] into the SQLite [`views`] and the in-memory
+//!   [`state::State`], all in one transaction; it commits, publishes the new
+//!   state to the [`read_model`], and only then replies.
+//! - Queries read a [`read_model`] snapshot: a consistent [`state::State`] at
+//!   one log position, never SQLite on the hot path.
+//! - [`projector`] catches the views up at start and rebuilds them, with the
+//!   same `fold`.
+//! - [`domain`] holds the newtypes that parse (names, identifiers, ids);
+//!   [`events`] the vocabulary of the log; [`auth`] passwords and sessions.
+
+pub mod app;
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod decide;
+pub mod domain;
+pub mod events;
+pub mod fold;
+pub mod http;
+pub mod log;
+pub mod projector;
+pub mod queries;
+pub mod read_model;
+pub mod reader;
+pub mod state;
+pub mod views;
+pub mod writer;

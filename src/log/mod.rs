@@ -1,0 +1,238 @@
+//! The SQLite event store: opening a database, migrations, appending to and
+//! reading from the hash-chained log.
+
+pub mod chain;
+
+use anyhow::{bail, Context};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::Path;
+
+use crate::domain::UserId;
+use crate::events::{Event, Recorded};
+
+/// Stamped into the SQLite header so a rollcall database is recognisable ("RLCL").
+pub const APPLICATION_ID: i32 = 0x524c_434c;
+
+/// The migrations, in order; `PRAGMA user_version` counts how many were applied.
+const MIGRATIONS: &[&str] = &[include_str!("../../schema/migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Opens (creating if needed) a database for writing and brings its schema up
+/// to date. Refuses files that are not rollcall databases or are newer than
+/// this build, without changing them.
+pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("Failed to open database {}", path.display()))?;
+    check_identity(&conn, path)?;
+    configure(&conn)?;
+    migrate(&conn).with_context(|| format!("Failed to migrate {}", path.display()))?;
+    Ok(conn)
+}
+
+/// Opens an existing database read-only (auditors, the read pool).
+pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("Failed to open database {}", path.display()))?;
+    check_identity(&conn, path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version != SCHEMA_VERSION {
+        bail!(
+            "{} has schema version {version}; this rollcall reads version {SCHEMA_VERSION}",
+            path.display()
+        );
+    }
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> anyhow::Result<()> {
+    // WAL lets readers run beside the writer; synchronous=FULL makes every
+    // commit durable before it returns, which is what an acknowledgement means.
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("could not switch the database to WAL mode (got {mode})");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Refuses a file that is not a SQLite database, or one that holds tables but
+/// is not a rollcall database, or is newer than this build.
+fn check_identity(conn: &Connection, path: &Path) -> anyhow::Result<()> {
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .with_context(|| format!("{} is not a SQLite database", path.display()))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .with_context(|| format!("{} is not a SQLite database", path.display()))?;
+    if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
+        bail!("{} is not a rollcall database", path.display());
+    }
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "{} has schema version {version}, newer than this rollcall understands ({SCHEMA_VERSION}); upgrade rollcall",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let next = i as i32 + 1;
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {next} failed"))?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", next)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Appends one sealed event. The caller owns the transaction.
+pub fn insert(conn: &Connection, rec: &Recorded) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO events (seq, event_id, stream, stream_version, event_type, event_version,
+                             occurred_at, actor, request_id, reason, data, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    stmt.execute(params![
+        rec.seq,
+        rec.event_id,
+        rec.stream,
+        rec.stream_version,
+        rec.event_type,
+        rec.event_version,
+        rec.occurred_at,
+        rec.actor.map(|a| a.0),
+        rec.request_id,
+        rec.reason,
+        rec.data,
+        rec.prev_hash,
+        rec.hash,
+    ])?;
+    Ok(())
+}
+
+/// A row that could be read but not understood.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error("event {seq}: {source}")]
+    Decode {
+        seq: i64,
+        source: crate::events::DecodeError,
+    },
+}
+
+const SELECT_EVENTS: &str =
+    "SELECT seq, event_id, stream, stream_version, event_type, event_version,
+        occurred_at, actor, request_id, reason, data, prev_hash, hash FROM events";
+
+/// A row of `events` before its payload is decoded.
+struct RawRow {
+    seq: i64,
+    event_id: String,
+    stream: String,
+    stream_version: i64,
+    event_type: String,
+    event_version: i64,
+    occurred_at: String,
+    actor: Option<i64>,
+    request_id: Option<String>,
+    reason: Option<String>,
+    data: String,
+    prev_hash: String,
+    hash: String,
+}
+
+fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        seq: r.get(0)?,
+        event_id: r.get(1)?,
+        stream: r.get(2)?,
+        stream_version: r.get(3)?,
+        event_type: r.get(4)?,
+        event_version: r.get(5)?,
+        occurred_at: r.get(6)?,
+        actor: r.get(7)?,
+        request_id: r.get(8)?,
+        reason: r.get(9)?,
+        data: r.get(10)?,
+        prev_hash: r.get(11)?,
+        hash: r.get(12)?,
+    })
+}
+
+fn decoded(r: RawRow) -> Result<Recorded, ReadError> {
+    let event = Event::decode(&r.event_type, r.event_version, &r.data)
+        .map_err(|source| ReadError::Decode { seq: r.seq, source })?;
+    Ok(Recorded {
+        seq: r.seq,
+        event_id: r.event_id,
+        stream: r.stream,
+        stream_version: r.stream_version,
+        event_type: r.event_type,
+        event_version: r.event_version,
+        occurred_at: r.occurred_at,
+        actor: r.actor.map(UserId),
+        request_id: r.request_id,
+        reason: r.reason,
+        data: r.data,
+        prev_hash: r.prev_hash,
+        hash: r.hash,
+        event,
+    })
+}
+
+/// Calls `f` on every event with `after < seq <= until`, in order, streaming.
+pub fn for_each<E>(
+    conn: &Connection,
+    after: i64,
+    until: i64,
+    mut f: impl FnMut(Recorded) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<ReadError>,
+{
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "{SELECT_EVENTS} WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"
+        ))
+        .map_err(ReadError::from)?;
+    let mut rows = stmt.query(params![after, until]).map_err(ReadError::from)?;
+    while let Some(row) = rows.next().map_err(ReadError::from)? {
+        let raw = raw_row(row).map_err(ReadError::from)?;
+        f(decoded(raw)?)?;
+    }
+    Ok(())
+}
+
+/// Up to `limit` events after `after`, in order.
+pub fn read_after(conn: &Connection, after: i64, limit: usize) -> Result<Vec<Recorded>, ReadError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT_EVENTS} WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![after, limit as i64], raw_row)?;
+    rows.map(|r| decoded(r?)).collect()
+}
+
+/// The last event's position and hash, if the log holds any.
+pub fn head(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.query_row(
+        "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}

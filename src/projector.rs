@@ -1,0 +1,44 @@
+//! The projector: brings the views up to the log head at start (catch-up) and
+//! rebuilds them from nothing (`rollcall rebuild`), with the same `fold` the
+//! writer uses live.
+
+use anyhow::Context;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::fold::fold;
+use crate::log;
+use crate::state::State;
+use crate::views::{self, SqlSink};
+
+/// Loads the views and folds whatever the log holds beyond their checkpoint,
+/// in one transaction. Returns the state at the log head.
+pub fn catch_up(conn: &mut Connection) -> anyhow::Result<State> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut state = views::load(&tx).context("Failed to load the views")?;
+    let from = state.head.seq;
+    fold_log(&tx, &mut state, from)?;
+    if state.head.seq != from {
+        views::save_checkpoint(&tx, &state)?;
+        tracing::info!(from, to = state.head.seq, "projection caught up");
+    }
+    tx.commit()?;
+    Ok(state)
+}
+
+/// Drops every view and folds the whole log again. Returns the new state.
+pub fn rebuild(conn: &mut Connection) -> anyhow::Result<State> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    views::clear(&tx)?;
+    let mut state = State::default();
+    fold_log(&tx, &mut state, 0)?;
+    views::save_checkpoint(&tx, &state)?;
+    tx.commit()?;
+    Ok(state)
+}
+
+fn fold_log(conn: &Connection, state: &mut State, after: i64) -> anyhow::Result<()> {
+    let mut sink = SqlSink::new(conn);
+    log::for_each(conn, after, i64::MAX, |rec| -> anyhow::Result<()> {
+        fold(state, &rec, &mut sink).with_context(|| format!("Failed to fold event {}", rec.seq))
+    })
+}

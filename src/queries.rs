@@ -1,0 +1,215 @@
+//! Read-side questions answered from a published [`State`] snapshot: who is
+//! in a group, which groups a user is in, what an object looks like. The JSON
+//! API and the compat layer both answer from here.
+
+use serde::Serialize;
+
+use crate::domain::{GroupId, Ident, Kind, UserId, EVERYONE};
+use crate::state::{Group, ResolveError, State, User};
+
+/// The largest page a caller may ask for, and the default.
+pub const MAX_LIMIT: usize = 1000;
+pub const DEFAULT_LIMIT: usize = 100;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub id: i64,
+    pub name: String,
+    pub domain: String,
+    pub qualified_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupView {
+    pub id: i64,
+    pub name: String,
+    pub domain: String,
+    pub qualified_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// One page of a keyset-paginated list: stable while writes continue, since
+/// the cursor is a position in id order, not an offset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error("invalid cursor")]
+    BadCursor,
+    #[error("limit must be between 1 and {MAX_LIMIT}")]
+    BadLimit,
+}
+
+/// A page request: where to start and how much to return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<i64>,
+    pub limit: usize,
+}
+
+impl PageRequest {
+    pub fn parse(cursor: Option<&str>, limit: Option<usize>) -> Result<Self, QueryError> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(QueryError::BadLimit);
+        }
+        let after = cursor.map(decode_cursor).transpose()?;
+        Ok(PageRequest { after, limit })
+    }
+}
+
+/// Cursors are opaque to callers; inside they are the last id served.
+fn encode_cursor(id: i64) -> String {
+    format!("c{id:x}")
+}
+
+fn decode_cursor(c: &str) -> Result<i64, QueryError> {
+    c.strip_prefix('c')
+        .and_then(|h| i64::from_str_radix(h, 16).ok())
+        .filter(|id| *id >= 0)
+        .ok_or(QueryError::BadCursor)
+}
+
+fn page<T>(items: impl Iterator<Item = (i64, T)>, limit: usize) -> Page<T> {
+    let mut out = Vec::with_capacity(limit.min(64));
+    let mut last = None;
+    let mut more = false;
+    for (id, item) in items {
+        if out.len() == limit {
+            more = true;
+            break;
+        }
+        last = Some(id);
+        out.push(item);
+    }
+    Page {
+        items: out,
+        next_cursor: if more { last.map(encode_cursor) } else { None },
+    }
+}
+
+pub fn user_view(state: &State, u: &User) -> UserView {
+    let domain = state.domain_path(u.domain);
+    UserView {
+        id: u.id.0,
+        name: u.name.to_string(),
+        qualified_name: format!("{domain}.{}", u.name),
+        domain,
+        realname: u.realname.clone(),
+        email: u.email.clone(),
+    }
+}
+
+pub fn group_view(state: &State, g: &Group) -> GroupView {
+    let domain = state.domain_path(g.domain);
+    GroupView {
+        id: g.id.0,
+        name: g.name.to_string(),
+        qualified_name: format!("{domain}.{}", g.name),
+        domain,
+        summary: g.summary.clone(),
+        email: g.email.clone(),
+    }
+}
+
+pub fn user(state: &State, caller: Option<UserId>, ident: &Ident) -> Result<UserView, QueryError> {
+    let id = state.resolve_user(caller, ident)?;
+    let u = state
+        .user(id)
+        .ok_or(ResolveError::IdNotFound(Kind::User, id.0))?;
+    Ok(user_view(state, u))
+}
+
+pub fn group(
+    state: &State,
+    caller: Option<UserId>,
+    ident: &Ident,
+) -> Result<GroupView, QueryError> {
+    let id = state.resolve_group(caller, ident)?;
+    let g = state
+        .group(id)
+        .ok_or(ResolveError::IdNotFound(Kind::Group, id.0))?;
+    Ok(group_view(state, g))
+}
+
+/// The members of a group, in user-id order. Everyone's members are all users.
+pub fn group_members(
+    state: &State,
+    caller: Option<UserId>,
+    ident: &Ident,
+    req: PageRequest,
+) -> Result<(GroupView, Page<UserView>), QueryError> {
+    let group = self::group(state, caller, ident)?;
+    let after = req.after.map(UserId);
+    let views = |ids: &mut dyn Iterator<Item = UserId>| {
+        page(
+            ids.filter_map(|id| state.user(id))
+                .map(|u| (u.id.0, user_view(state, u))),
+            req.limit,
+        )
+    };
+    let members = if GroupId(group.id) == EVERYONE {
+        let all = state.users_sorted();
+        let start = after.map_or(0, |a| all.partition_point(|u| u.id <= a));
+        views(&mut all[start..].iter().map(|u| u.id))
+    } else {
+        views(&mut state.members_after(GroupId(group.id), after))
+    };
+    Ok((group, members))
+}
+
+/// The groups a user is in, in group-id order, Everyone included.
+pub fn user_groups(
+    state: &State,
+    caller: Option<UserId>,
+    ident: &Ident,
+    req: PageRequest,
+) -> Result<(UserView, Page<GroupView>), QueryError> {
+    let user = self::user(state, caller, ident)?;
+    let after = req.after.map(GroupId);
+    let everyone = (after.is_none_or(|a| a < EVERYONE)).then_some(EVERYONE);
+    let ids = everyone
+        .into_iter()
+        .chain(state.groups_of_after(UserId(user.id), after));
+    let groups = page(
+        ids.filter_map(|id| state.group(id))
+            .map(|g| (g.id.0, group_view(state, g))),
+        req.limit,
+    );
+    Ok((user, groups))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        assert_eq!(decode_cursor(&encode_cursor(12345)), Ok(12345));
+        for bad in ["", "12", "cxyz", "c-1", "zz"] {
+            assert_eq!(decode_cursor(bad), Err(QueryError::BadCursor), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pages_say_when_there_is_more() {
+        let p = page((1..=5).map(|i| (i, i)), 2);
+        assert_eq!(p.items, vec![1, 2]);
+        assert_eq!(p.next_cursor, Some(encode_cursor(2)));
+        let p = page((1..=2).map(|i| (i, i)), 2);
+        assert_eq!(p.next_cursor, None);
+    }
+}

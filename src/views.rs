@@ -1,0 +1,172 @@
+//! The SQLite views: the sink `fold` writes through inside the writer's
+//! transaction, and loading them back into a [`State`] at start.
+
+use rusqlite::{params, Connection};
+use std::sync::Arc;
+
+use crate::domain::{DomainId, GroupId, Name, UserId};
+use crate::fold::{Change, Sink};
+use crate::state::{Domain, Group, Head, LastIds, State, User};
+
+/// Writes changes into the view tables through a connection that is inside a transaction.
+pub struct SqlSink<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> SqlSink<'c> {
+    pub fn new(conn: &'c Connection) -> Self {
+        SqlSink { conn }
+    }
+}
+
+impl Sink for SqlSink<'_> {
+    type Error = rusqlite::Error;
+
+    fn apply(&mut self, change: &Change) -> rusqlite::Result<()> {
+        let c = self.conn;
+        match change {
+            Change::PutDomain(d) => {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO view_domains (id, name, parent_id, version) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![d.id.0, d.name.as_str(), d.parent.map(|p| p.0), d.version])?;
+            }
+            Change::PutUser(u) => {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO view_users (id, name, domain_id, realname, email, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![u.id.0, u.name.as_str(), u.domain.0, u.realname, u.email, u.version])?;
+            }
+            Change::DropUser(id) => {
+                c.prepare_cached("DELETE FROM view_users WHERE id = ?1")?
+                    .execute([id.0])?;
+                // A deleted user can no longer log in, whichever way it is folded.
+                c.prepare_cached("DELETE FROM credentials WHERE user_id = ?1")?
+                    .execute([id.0])?;
+                c.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                    .execute([id.0])?;
+            }
+            Change::PutGroup(g) => {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO view_groups (id, name, domain_id, summary, email, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![g.id.0, g.name.as_str(), g.domain.0, g.summary, g.email, g.version])?;
+            }
+            Change::DropGroup(id) => {
+                c.prepare_cached("DELETE FROM view_groups WHERE id = ?1")?
+                    .execute([id.0])?;
+            }
+            Change::AddMember { group, user, at } => {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO view_memberships (group_id, user_id, since_seq) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![group.0, user.0, at.seq])?;
+            }
+            Change::RemoveMember { group, user, .. } => {
+                c.prepare_cached(
+                    "DELETE FROM view_memberships WHERE group_id = ?1 AND user_id = ?2",
+                )?
+                .execute(params![group.0, user.0])?;
+            }
+            // The checkpoint is written once per transaction by `save_checkpoint`.
+            Change::Head(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Records the position (and id high-water marks) the views now reflect.
+pub fn save_checkpoint(conn: &Connection, state: &State) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE view_checkpoint SET seq = ?1, hash = ?2, last_domain = ?3, last_user = ?4, last_group = ?5
+         WHERE id = 1",
+    )?
+    .execute(params![
+        state.head.seq,
+        state.head.hash,
+        state.last_ids.domain,
+        state.last_ids.user,
+        state.last_ids.group
+    ])?;
+    Ok(())
+}
+
+/// Empties every view and resets the checkpoint, ready for a full fold.
+pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "DELETE FROM view_domains; DELETE FROM view_users; DELETE FROM view_groups;
+         DELETE FROM view_memberships;",
+    )?;
+    save_checkpoint(conn, &State::default())
+}
+
+/// Loads the views into a `State` at the checkpoint's position.
+pub fn load(conn: &Connection) -> rusqlite::Result<State> {
+    let mut state = State::default();
+    let (seq, hash, last_domain, last_user, last_group): (i64, String, i64, i64, i64) = conn
+        .query_row(
+        "SELECT seq, hash, last_domain, last_user, last_group FROM view_checkpoint WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+
+    let mut stmt =
+        conn.prepare("SELECT id, name, parent_id, version FROM view_domains ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        state.apply(&Change::PutDomain(Arc::new(Domain {
+            id: DomainId(r.get(0)?),
+            name: Name::trusted(&r.get::<_, String>(1)?),
+            parent: r.get::<_, Option<i64>>(2)?.map(DomainId),
+            version: r.get(3)?,
+        })));
+    }
+    let mut stmt =
+        conn.prepare("SELECT id, name, domain_id, realname, email, version FROM view_users")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        state.apply(&Change::PutUser(Arc::new(User {
+            id: UserId(r.get(0)?),
+            name: Name::trusted(&r.get::<_, String>(1)?),
+            domain: DomainId(r.get(2)?),
+            realname: r.get(3)?,
+            email: r.get(4)?,
+            version: r.get(5)?,
+        })));
+    }
+    let mut stmt =
+        conn.prepare("SELECT id, name, domain_id, summary, email, version FROM view_groups")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        state.apply(&Change::PutGroup(Arc::new(Group {
+            id: GroupId(r.get(0)?),
+            name: Name::trusted(&r.get::<_, String>(1)?),
+            domain: DomainId(r.get(2)?),
+            summary: r.get(3)?,
+            email: r.get(4)?,
+            version: r.get(5)?,
+        })));
+    }
+    let mut stmt = conn.prepare("SELECT group_id, user_id, since_seq FROM view_memberships")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        state.apply(&Change::AddMember {
+            group: GroupId(r.get(0)?),
+            user: UserId(r.get(1)?),
+            at: crate::fold::Stamp {
+                seq: r.get(2)?,
+                occurred_at: String::new(),
+                actor: None,
+            },
+        });
+    }
+    state.apply(&Change::Head(Head { seq, hash }));
+    state.last_ids = LastIds {
+        domain: last_domain,
+        user: last_user,
+        group: last_group,
+    };
+    Ok(state)
+}
