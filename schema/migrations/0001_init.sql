@@ -64,6 +64,19 @@ CREATE TABLE view_memberships (
     PRIMARY KEY (group_id, user_id)
 ) WITHOUT ROWID;
 
+-- Access grants: a group's flags on an object ('environment:GLOBAL.Eng.Prod').
+-- Each flag is 1 (allow), 0 (deny) or NULL (unset: inherit from the domains above).
+CREATE TABLE view_grants (
+    object   TEXT    NOT NULL,
+    group_id INTEGER NOT NULL,
+    "view"   INTEGER,
+    "update" INTEGER,
+    "read"   INTEGER,
+    "write"  INTEGER,
+    PRIMARY KEY (object, group_id)
+) WITHOUT ROWID;
+CREATE INDEX view_grants_by_group ON view_grants (group_id, object);
+
 -- The position the views reflect, and the highest ids ever used (so that ids
 -- of deleted objects are never handed out again).
 CREATE TABLE view_checkpoint (
