@@ -1,0 +1,330 @@
+//! The load generator: a fixed number of keep-alive HTTP/1.1 connections, each
+//! a task sending requests back to back for a fixed time, latencies recorded
+//! into an HDR histogram.
+//!
+//! One connection per task (hyper's low-level client, no pool) so the
+//! connection count is exactly what the table says, for the ceiling and for
+//! rollcall alike.
+
+use anyhow::Context;
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderValue, CONTENT_TYPE, COOKIE, HOST};
+use hyper::{Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// Latencies are recorded in microseconds, from 1 µs to 60 s, 3 significant digits.
+const HIST_MAX_US: u64 = 60_000_000;
+
+/// One request to send: the body, when present, is JSON.
+pub struct Req {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Bytes>,
+}
+
+impl Req {
+    pub fn get(path: String) -> Req {
+        Req {
+            method: Method::GET,
+            path,
+            body: None,
+        }
+    }
+}
+
+/// How an answer counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A correct answer.
+    Ok,
+    /// A correct answer of the kind the scenario counts separately
+    /// (a write that changed something, a check that was allowed).
+    Marked,
+    /// A wrong status or body: counted as an error.
+    Failed,
+}
+
+/// What a scenario sends and how it judges the answers. `Conn` is the
+/// per-connection state (a random generator, a pending write).
+pub trait Workload: Send + Sync + 'static {
+    type Conn: Send + 'static;
+    fn connection(&self, index: usize) -> Self::Conn;
+    fn next(&self, conn: &mut Self::Conn) -> Req;
+    fn verdict(&self, conn: &mut Self::Conn, status: StatusCode, body: &[u8]) -> Verdict;
+    /// A request sent after the measurement ends, unmeasured (e.g. undoing a
+    /// pending assign so the data set is left as it was).
+    fn wind_down(&self, _conn: &mut Self::Conn) -> Option<Req> {
+        None
+    }
+}
+
+/// Where requests go, and the session cookie they carry (if any).
+#[derive(Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub cookie: Option<String>,
+}
+
+/// How long and how wide a run is.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub connections: usize,
+    /// Requests before this are sent but not recorded.
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// The outcome of a run.
+pub struct Measured {
+    pub requests: u64,
+    pub marked: u64,
+    pub errors: u64,
+    pub elapsed: Duration,
+    /// Latencies of every recorded request (errors included), in µs.
+    pub hist: Histogram<u64>,
+    /// The first wrong answer seen, to say what went wrong.
+    pub first_error: Option<String>,
+}
+
+impl Measured {
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The latency at quantile `q` (0..1), in milliseconds.
+    pub fn ms(&self, q: f64) -> f64 {
+        self.hist.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+pub fn histogram() -> Histogram<u64> {
+    // The bounds are constants that hdrhistogram accepts; failure is a bug here.
+    Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds")
+}
+
+/// Records `d` into `h`, clamped to the histogram's range.
+pub fn record(h: &mut Histogram<u64>, d: Duration) {
+    let us = (d.as_micros() as u64).clamp(1, HIST_MAX_US);
+    h.saturating_record(us);
+}
+
+/// An open HTTP/1.1 connection.
+pub struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    host: HeaderValue,
+}
+
+pub async fn connect(addr: SocketAddr) -> anyhow::Result<Conn> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        // Ends when the connection closes; a broken connection shows up as a
+        // failed request on the sending side.
+        let _ = connection.await;
+    });
+    Ok(Conn {
+        sender,
+        host: HeaderValue::from_str(&addr.to_string())?,
+    })
+}
+
+impl Conn {
+    /// Sends one request and reads the whole answer.
+    pub async fn send(
+        &mut self,
+        cookie: Option<&HeaderValue>,
+        req: Req,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
+        let mut builder = hyper::Request::builder()
+            .method(req.method)
+            .uri(req.path)
+            .header(HOST, self.host.clone());
+        if let Some(c) = cookie {
+            builder = builder.header(COOKIE, c.clone());
+        }
+        if req.body.is_some() {
+            builder = builder.header(CONTENT_TYPE, "application/json");
+        }
+        let request = builder.body(Full::new(req.body.unwrap_or_default()))?;
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+}
+
+/// Runs `workload` against `target` with `shape.connections` connections for
+/// `shape.warmup + shape.duration`, recording only the last `duration`.
+pub async fn drive<W: Workload>(
+    target: &Target,
+    workload: Arc<W>,
+    shape: Shape,
+) -> anyhow::Result<Measured> {
+    let cookie = target
+        .cookie
+        .as_deref()
+        .map(HeaderValue::from_str)
+        .transpose()?;
+    let start = Instant::now() + shape.warmup;
+    let end = start + shape.duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..shape.connections {
+        let workload = workload.clone();
+        let cookie = cookie.clone();
+        let addr = target.addr;
+        tasks
+            .spawn(async move { connection_loop(addr, cookie, workload, index, start, end).await });
+    }
+    let mut total = Measured {
+        requests: 0,
+        marked: 0,
+        errors: 0,
+        elapsed: shape.duration,
+        hist: histogram(),
+        first_error: None,
+    };
+    while let Some(done) = tasks.join_next().await {
+        let part = done.context("a load task panicked")??;
+        total.requests += part.requests;
+        total.marked += part.marked;
+        total.errors += part.errors;
+        total.hist.add(&part.hist)?;
+        if total.first_error.is_none() {
+            total.first_error = part.first_error;
+        }
+    }
+    Ok(total)
+}
+
+async fn connection_loop<W: Workload>(
+    addr: SocketAddr,
+    cookie: Option<HeaderValue>,
+    workload: Arc<W>,
+    index: usize,
+    start: Instant,
+    end: Instant,
+) -> anyhow::Result<Measured> {
+    let mut state = workload.connection(index);
+    let mut tally = Measured {
+        requests: 0,
+        marked: 0,
+        errors: 0,
+        elapsed: end - start,
+        hist: histogram(),
+        first_error: None,
+    };
+    let mut conn = connect(addr).await?;
+    loop {
+        let sent = Instant::now();
+        if sent >= end {
+            break;
+        }
+        let req = workload.next(&mut state);
+        let outcome = conn.send(cookie.as_ref(), req).await;
+        let took = sent.elapsed();
+        let measuring = sent >= start;
+        let verdict = match &outcome {
+            Ok((status, body)) => workload.verdict(&mut state, *status, body),
+            Err(_) => Verdict::Failed,
+        };
+        if measuring {
+            tally.requests += 1;
+            record(&mut tally.hist, took);
+            match verdict {
+                Verdict::Ok => {}
+                Verdict::Marked => tally.marked += 1,
+                Verdict::Failed => {
+                    tally.errors += 1;
+                    if tally.first_error.is_none() {
+                        tally.first_error = Some(match &outcome {
+                            Ok((status, body)) => {
+                                format!("{status}: {}", String::from_utf8_lossy(body))
+                            }
+                            Err(e) => format!("{e:#}"),
+                        });
+                    }
+                }
+            }
+        }
+        if outcome.is_err() {
+            // The connection is broken: open a new one and go on.
+            conn = connect(addr).await?;
+        }
+    }
+    if let Some(req) = workload.wind_down(&mut state) {
+        let _ = conn.send(cookie.as_ref(), req).await;
+    }
+    Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    /// Sends `/ok` and `/bad` in turn; `/ok` answers are marked.
+    struct Alternate;
+
+    impl Workload for Alternate {
+        type Conn = bool;
+
+        fn connection(&self, index: usize) -> bool {
+            index % 2 == 0
+        }
+
+        fn next(&self, flip: &mut bool) -> Req {
+            *flip = !*flip;
+            Req::get(if *flip { "/ok" } else { "/bad" }.into())
+        }
+
+        fn verdict(&self, _: &mut bool, status: StatusCode, body: &[u8]) -> Verdict {
+            match (status, body) {
+                (StatusCode::OK, b"yes") => Verdict::Marked,
+                _ => Verdict::Failed,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_answer_is_counted_once_and_judged() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = axum::Router::new()
+            .route("/ok", get(|| async { "yes" }))
+            .route(
+                "/bad",
+                get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "no") }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let shape = Shape {
+            connections: 4,
+            warmup: Duration::from_millis(20),
+            duration: Duration::from_millis(200),
+        };
+        let target = Target { addr, cookie: None };
+        let m = drive(&target, Arc::new(Alternate), shape)
+            .await
+            .expect("drives");
+        assert!(m.requests > 0);
+        assert_eq!(m.hist.len(), m.requests);
+        assert_eq!(m.marked + m.errors, m.requests);
+        // Each connection alternates, so neither kind can dominate by more
+        // than one request per connection.
+        assert!(m.marked.abs_diff(m.errors) <= shape.connections as u64);
+        let first = m.first_error.expect("an error was seen");
+        assert!(first.starts_with("500"), "{first}");
+    }
+}

@@ -1,0 +1,167 @@
+//! The server under test: finding (building) the real `rollcall` release
+//! binary, starting `rollcall serve` on a database, waiting for its first
+//! answer, reading its peak RSS, and stopping it gracefully.
+
+use anyhow::{bail, Context};
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::load::{self, Req};
+
+/// The `rollcall` binary to measure: `explicit` if given; otherwise, when run
+/// by cargo, `cargo build --release --bin rollcall` in this workspace and the
+/// binary it produces; otherwise a `rollcall` beside this executable.
+pub fn locate(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        return Ok(path);
+    }
+    let exe = std::env::current_exe()?;
+    // target/<profile>/rollcall-bench -> target/release/rollcall
+    let target_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("cannot tell the target directory from this executable's path")?;
+    let bin = target_dir.join("release").join("rollcall");
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        eprintln!("building the rollcall release binary (cargo build --release --bin rollcall)");
+        let status = Command::new(cargo)
+            .current_dir(&workspace)
+            .args(["build", "--release", "-p", "rollcall", "--bin", "rollcall"])
+            .env("CARGO_TARGET_DIR", target_dir)
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("cargo build --release --bin rollcall failed");
+        }
+    }
+    if !bin.is_file() {
+        bail!(
+            "no rollcall binary at {}; run through `cargo run --release -p rollcall-bench` or pass --rollcall PATH",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// A free loopback port: bind port 0, read it, let it go.
+pub fn free_port() -> anyhow::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?)
+}
+
+/// A running `rollcall serve`; killed if dropped before [`Server::stop`].
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `rollcall serve --db db` on a free loopback port, its log in `log`.
+    pub fn start(bin: &Path, db: &Path, log: &Path) -> anyhow::Result<Server> {
+        let addr = free_port()?;
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg("--db")
+            .arg(db)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .env("ROLLCALL_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(log)?)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        Ok(Server {
+            child,
+            addr,
+            log: log.to_owned(),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until the server answers an HTTP request (any status), polling
+    /// every millisecond. Returns when it answered.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<Instant> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(mut conn) = load::connect(self.addr).await {
+                if conn
+                    .send(None, Req::get("/api/v1/groups/1".into()))
+                    .await
+                    .is_ok()
+                {
+                    return Ok(Instant::now());
+                }
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "rollcall serve exited ({status}) before answering:\n{}",
+                    self.log_tail()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "rollcall serve did not answer within {timeout:?}:\n{}",
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Peak resident set size so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> Option<u64> {
+        peak_rss(self.pid())
+    }
+
+    /// SIGTERM, then wait for the graceful exit (writes in flight committed).
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("rollcall serve exited with {status}:\n{}", self.log_tail());
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("rollcall serve did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// VmHWM of process `pid`, in bytes.
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
