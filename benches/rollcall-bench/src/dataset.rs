@@ -307,6 +307,9 @@ pub async fn build(db: &Path, size: Size) -> anyhow::Result<DataSet> {
             pairs.push((*user_id, group_ids[g]));
         }
     }
+    // Group by group, as the bulk import endpoint (one group and its members
+    // per call) will load them.
+    pairs.sort_unstable_by_key(|&(user, group)| (group, user));
     let pairs = Arc::new(pairs);
     let count = pairs.len();
     execute_all(&writer, count, move |i| {

@@ -91,6 +91,20 @@ pub struct Measured {
     pub hist: Histogram<u64>,
     /// The first wrong answer seen, to say what went wrong.
     pub first_error: Option<String>,
+    /// Every request sent, warm-up and wind-down included.
+    pub sent: u64,
+    /// Bytes the server process wrote to storage during the whole run, when
+    /// the caller measured it.
+    pub server_written: Option<u64>,
+    /// Events the run appended to the log and the commits they took, when
+    /// the caller measured it.
+    pub appended: Option<Appended>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Appended {
+    pub events: u64,
+    pub commits: u64,
 }
 
 impl Measured {
@@ -193,12 +207,16 @@ pub async fn drive<W: Workload>(
         elapsed: shape.duration,
         hist: histogram(),
         first_error: None,
+        sent: 0,
+        server_written: None,
+        appended: None,
     };
     while let Some(done) = tasks.join_next().await {
         let part = done.context("a load task panicked")??;
         total.requests += part.requests;
         total.marked += part.marked;
         total.errors += part.errors;
+        total.sent += part.sent;
         total.hist.add(&part.hist)?;
         if total.first_error.is_none() {
             total.first_error = part.first_error;
@@ -223,6 +241,9 @@ async fn connection_loop<W: Workload>(
         elapsed: end - start,
         hist: histogram(),
         first_error: None,
+        sent: 0,
+        server_written: None,
+        appended: None,
     };
     let mut conn = connect(addr).await?;
     loop {
@@ -233,6 +254,7 @@ async fn connection_loop<W: Workload>(
         let req = workload.next(&mut state);
         let outcome = conn.send(cookie.as_ref(), req).await;
         let took = sent.elapsed();
+        tally.sent += 1;
         let measuring = sent >= start;
         let verdict = match &outcome {
             Ok((status, body)) => workload.verdict(&mut state, *status, body),
@@ -264,6 +286,7 @@ async fn connection_loop<W: Workload>(
     }
     if let Some(req) = workload.wind_down(&mut state) {
         let _ = conn.send(cookie.as_ref(), req).await;
+        tally.sent += 1;
     }
     Ok(tally)
 }
@@ -321,6 +344,10 @@ mod tests {
         assert!(m.requests > 0);
         assert_eq!(m.hist.len(), m.requests);
         assert_eq!(m.marked + m.errors, m.requests);
+        assert!(
+            m.sent > m.requests,
+            "warm-up requests are sent, not recorded"
+        );
         // Each connection alternates, so neither kind can dominate by more
         // than one request per connection.
         assert!(m.marked.abs_diff(m.errors) <= shape.connections as u64);

@@ -17,7 +17,7 @@ mod server;
 use anyhow::Context;
 use hyper::Method;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,7 +124,7 @@ impl Plan {
                 shape: Shape {
                     connections: CONNECTIONS,
                     warmup: Duration::from_secs(1),
-                    duration: Duration::from_secs(8),
+                    duration: Duration::from_secs(5),
                 },
                 floor: Duration::from_secs(3),
                 as_of: Duration::from_secs(2),
@@ -142,13 +142,22 @@ type Outcome = Result<Measured, String>;
 
 const NOT_PRESENT: &str = "n/a: endpoint not present";
 
+/// The server process and its database, watched while a scenario runs.
+#[derive(Clone, Copy)]
+struct Watch<'a> {
+    pid: u32,
+    db: &'a Path,
+}
+
 /// Probes the scenario's endpoint with one request (undone if it wrote), then
-/// drives it; an endpoint that answers 404 (no route) is not measured.
+/// drives it; an endpoint that answers 404 (no route) is not measured. With
+/// `watch`, also counts what the server wrote and appended during the run.
 async fn scenario<W: Workload>(
     name: &str,
     target: &Target,
     workload: W,
     shape: Shape,
+    watch: Option<Watch<'_>>,
 ) -> anyhow::Result<Outcome> {
     let workload = Arc::new(workload);
     let mut conn = workload.connection(0);
@@ -164,7 +173,20 @@ async fn scenario<W: Workload>(
         "{name}: {} connections for {:?}",
         shape.connections, shape.duration
     ));
-    let m = load::drive(target, workload, shape).await?;
+    let before = match watch {
+        Some(w) => Some((server::written(w.pid), server::log_head(w.db)?)),
+        None => None,
+    };
+    let mut m = load::drive(target, workload, shape).await?;
+    if let (Some(w), Some((written, head))) = (watch, before) {
+        m.server_written = written
+            .zip(server::written(w.pid))
+            .map(|(before, after)| after.saturating_sub(before));
+        let now = server::log_head(w.db)?;
+        if now > head {
+            m.appended = Some(server::appended(w.db, head, now)?);
+        }
+    }
     progress(&format!(
         "{name}: {} req/s, p99 {} ms, {} errors",
         thousands(m.rps()),
@@ -180,7 +202,14 @@ async fn measure_ceiling(checks: scenarios::Checks, shape: Shape) -> anyhow::Res
         addr: ceiling.addr,
         cookie: Some("token=0000000000000000000000000000000000000000000".into()),
     };
-    let outcome = scenario("ceiling", &target, scenarios::CeilingLoad(checks), shape).await?;
+    let outcome = scenario(
+        "ceiling",
+        &target,
+        scenarios::CeilingLoad(checks),
+        shape,
+        None,
+    )
+    .await?;
     outcome.map_err(|e| anyhow::anyhow!("the ceiling server was not measured: {e}"))
 }
 
@@ -285,6 +314,10 @@ async fn run(opts: Options) -> anyhow::Result<String> {
     };
 
     let shape = plan.shape;
+    let pid = Some(Watch {
+        pid: server.pid(),
+        db: &db,
+    });
     let first_ceiling = measure_ceiling(checks(), shape).await?;
     let mut http = Vec::new();
     for api in [Api::Compat, Api::Json] {
@@ -298,12 +331,12 @@ async fn run(opts: Options) -> anyhow::Result<String> {
             connections: shape.connections,
         };
         let marked = (api == Api::Json).then_some("changed");
-        http.push((name, scenario(name, &target, w, shape).await?, marked));
+        http.push((name, scenario(name, &target, w, shape, pid).await?, marked));
     }
     let name = "3. access check";
     http.push((
         name,
-        scenario(name, &target, checks(), shape).await?,
+        scenario(name, &target, checks(), shape, pid).await?,
         Some("allowed"),
     ));
     for (name, read) in [
@@ -314,7 +347,7 @@ async fn run(opts: Options) -> anyhow::Result<String> {
             read,
             data: data.clone(),
         };
-        http.push((name, scenario(name, &target, w, shape).await?, None));
+        http.push((name, scenario(name, &target, w, shape, pid).await?, None));
     }
     let second_ceiling = measure_ceiling(checks(), shape).await?;
 
@@ -327,7 +360,7 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         let w = scenarios::AsOf {
             position: data.head,
         };
-        scenario("as_of members", &target, w, one).await?
+        scenario("as_of members", &target, w, one, pid).await?
     } else {
         progress("as_of: n/a: not supported");
         Err("n/a: as_of not supported".into())
@@ -475,6 +508,20 @@ fn render(r: &Results, quick: bool) -> String {
                     notes.push(format!(
                         "{label} {}",
                         percent(m.marked as f64 / m.requests.max(1) as f64)
+                    ));
+                }
+                if let Some(a) = m.appended {
+                    notes.push(format!(
+                        "{} events in {} commits ({:.0} per commit)",
+                        thousands(a.events as f64),
+                        thousands(a.commits as f64),
+                        a.events as f64 / a.commits.max(1) as f64
+                    ));
+                }
+                if let Some(bytes) = m.server_written {
+                    notes.push(format!(
+                        "{:.1} KB to disk/request",
+                        bytes as f64 / 1000.0 / m.sent.max(1) as f64
                     ));
                 }
                 if let Some(e) = &m.first_error {

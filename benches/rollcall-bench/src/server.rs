@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::load::{self, Req};
+use crate::load::{self, Appended, Req};
 
 /// The `rollcall` binary to measure: `explicit` if given; otherwise, when run
 /// by cargo, `cargo build --release --bin rollcall` in this workspace and the
@@ -156,6 +156,37 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The log head of the database at `db`, read beside the running server.
+pub fn log_head(db: &Path) -> anyhow::Result<i64> {
+    let conn = rollcall::log::open_reader(db)?;
+    Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
+}
+
+/// Events in `(after, upto]` and how many commits wrote them. The writer
+/// stamps every event of a batch with the same `occurred_at` (milliseconds),
+/// and a durable commit takes longer than a millisecond, so distinct stamps
+/// count commits (never more than there were).
+pub fn appended(db: &Path, after: i64, upto: i64) -> anyhow::Result<Appended> {
+    let conn = rollcall::log::open_reader(db)?;
+    let (events, commits): (i64, i64) = conn.query_row(
+        "SELECT count(*), count(DISTINCT occurred_at) FROM events WHERE seq > ?1 AND seq <= ?2",
+        [after, upto],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(Appended {
+        events: events as u64,
+        commits: commits as u64,
+    })
+}
+
+/// Bytes process `pid` has caused to be written to storage so far
+/// (`write_bytes`: WAL frames and checkpoints; not its socket writes).
+pub fn written(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let line = io.lines().find(|l| l.starts_with("write_bytes:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// VmHWM of process `pid`, in bytes.
