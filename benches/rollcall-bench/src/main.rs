@@ -174,7 +174,7 @@ async fn scenario<W: Workload>(
         shape.connections, shape.duration
     ));
     let before = match watch {
-        Some(w) => Some((server::written(w.pid), server::log_head(w.db)?)),
+        Some(w) => Some((server::written(w.pid), log_head(w.db).await?)),
         None => None,
     };
     let mut m = load::drive(target, workload, shape).await?;
@@ -182,9 +182,11 @@ async fn scenario<W: Workload>(
         m.server_written = written
             .zip(server::written(w.pid))
             .map(|(before, after)| after.saturating_sub(before));
-        let now = server::log_head(w.db)?;
+        let now = log_head(w.db).await?;
         if now > head {
-            m.appended = Some(server::appended(w.db, head, now)?);
+            let db = w.db.to_owned();
+            m.appended =
+                Some(tokio::task::spawn_blocking(move || server::appended(&db, head, now)).await??);
         }
     }
     progress(&format!(
@@ -194,6 +196,12 @@ async fn scenario<W: Workload>(
         m.errors
     ));
     Ok(Ok(m))
+}
+
+/// The log head, read off the executor (SQLite blocks).
+async fn log_head(db: &Path) -> anyhow::Result<i64> {
+    let db = db.to_owned();
+    tokio::task::spawn_blocking(move || server::log_head(&db)).await?
 }
 
 async fn measure_ceiling(checks: scenarios::Checks, shape: Shape) -> anyhow::Result<Measured> {
@@ -314,29 +322,32 @@ async fn run(opts: Options) -> anyhow::Result<String> {
     };
 
     let shape = plan.shape;
-    let pid = Some(Watch {
+    let watch = Some(Watch {
         pid: server.pid(),
         db: &db,
     });
     let first_ceiling = measure_ceiling(checks(), shape).await?;
     let mut http = Vec::new();
-    for api in [Api::Compat, Api::Json] {
-        let (name, workload) = match api {
-            Api::Compat => ("1. assign/unassign, compat GET + cookie", api),
-            Api::Json => ("2. assign/unassign, JSON PUT/DELETE", api),
-        };
+    for (name, api) in [
+        ("1. assign/unassign, compat GET + cookie", Api::Compat),
+        ("2. assign/unassign, JSON PUT/DELETE", Api::Json),
+    ] {
         let w = scenarios::Writes {
-            api: workload,
+            api,
             data: data.clone(),
             connections: shape.connections,
         };
         let marked = (api == Api::Json).then_some("changed");
-        http.push((name, scenario(name, &target, w, shape, pid).await?, marked));
+        http.push((
+            name,
+            scenario(name, &target, w, shape, watch).await?,
+            marked,
+        ));
     }
     let name = "3. access check";
     http.push((
         name,
-        scenario(name, &target, checks(), shape, pid).await?,
+        scenario(name, &target, checks(), shape, watch).await?,
         Some("allowed"),
     ));
     for (name, read) in [
@@ -347,7 +358,7 @@ async fn run(opts: Options) -> anyhow::Result<String> {
             read,
             data: data.clone(),
         };
-        http.push((name, scenario(name, &target, w, shape, pid).await?, None));
+        http.push((name, scenario(name, &target, w, shape, watch).await?, None));
     }
     let second_ceiling = measure_ceiling(checks(), shape).await?;
 
@@ -360,7 +371,7 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         let w = scenarios::AsOf {
             position: data.head,
         };
-        scenario("as_of members", &target, w, one, pid).await?
+        scenario("as_of members", &target, w, one, watch).await?
     } else {
         progress("as_of: n/a: not supported");
         Err("n/a: as_of not supported".into())
