@@ -162,9 +162,7 @@ pub fn group_members(
         )
     };
     let members = if GroupId(group.id) == EVERYONE {
-        let all = state.users_sorted();
-        let start = after.map_or(0, |a| all.partition_point(|u| u.id <= a));
-        views(&mut all[start..].iter().map(|u| u.id))
+        views(&mut state.users_after(after).map(|u| u.id))
     } else {
         views(&mut state.members_after(GroupId(group.id), after))
     };
