@@ -229,3 +229,55 @@ pub async fn delete_group(
     };
     delete(&app, caller, rid, q.reason, command).await
 }
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(serde::Serialize)]
+pub struct UserList {
+    users: Vec<UserView>,
+    next_cursor: Option<String>,
+    position: i64,
+}
+
+#[derive(serde::Serialize)]
+pub struct GroupList {
+    groups: Vec<GroupView>,
+    next_cursor: Option<String>,
+    position: i64,
+}
+
+/// `GET /api/v1/users`: the users the caller can see, paginated.
+pub async fn list_users(
+    State(app): State<AppState>,
+    caller: Caller,
+    crate::http::extract::ApiQuery(q): crate::http::extract::ApiQuery<ListQuery>,
+) -> ApiResult<Json<UserList>> {
+    let req = queries::PageRequest::parse(q.cursor.as_deref(), q.limit)?;
+    let state = app.read.snapshot();
+    let page = queries::users(&state, Some(caller.0), req);
+    Ok(Json(UserList {
+        users: page.items,
+        next_cursor: page.next_cursor,
+        position: state.head.seq,
+    }))
+}
+
+/// `GET /api/v1/groups`: the groups the caller can see, paginated.
+pub async fn list_groups(
+    State(app): State<AppState>,
+    caller: Caller,
+    crate::http::extract::ApiQuery(q): crate::http::extract::ApiQuery<ListQuery>,
+) -> ApiResult<Json<GroupList>> {
+    let req = queries::PageRequest::parse(q.cursor.as_deref(), q.limit)?;
+    let state = app.read.snapshot();
+    let page = queries::groups(&state, Some(caller.0), req);
+    Ok(Json(GroupList {
+        groups: page.items,
+        next_cursor: page.next_cursor,
+        position: state.head.seq,
+    }))
+}

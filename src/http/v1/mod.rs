@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: bearer or cookie auth, real status codes,
 //! errors as `{"error": "..."}`.
 
+mod access;
 mod directory;
 mod members;
 mod sessions;
@@ -18,8 +19,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sessions", post(sessions::create))
         .route("/api/v1/sessions/current", delete(sessions::delete))
         .route("/api/v1/domains", post(directory::create_domain))
-        .route("/api/v1/users", post(directory::create_user))
-        .route("/api/v1/groups", post(directory::create_group))
         .route(
             "/api/v1/users/{user}",
             get(directory::get_user).delete(directory::delete_user),
@@ -34,6 +33,25 @@ pub fn router() -> Router<AppState> {
             put(members::assign).delete(members::unassign),
         )
         .route("/api/v1/users/{user}/groups", get(members::list_groups))
+        .route(
+            "/api/v1/users",
+            get(directory::list_users).post(directory::create_user),
+        )
+        .route(
+            "/api/v1/groups",
+            get(directory::list_groups).post(directory::create_group),
+        )
+        .route(
+            "/api/v1/grants",
+            get(access::list_grants)
+                .put(access::put_grant)
+                .delete(access::delete_grant),
+        )
+        .route(
+            "/api/v1/check",
+            get(access::check).post(access::check_batch),
+        )
+        .route("/api/v1/users/{user}/permissions", get(access::permissions))
 }
 
 /// Validates an optional reason: trimmed, empty means none, bounded length.
