@@ -142,6 +142,7 @@ pub fn decide(state: &State, req: &Request) -> Result<Decision, Rejection> {
             let u = state
                 .user(id)
                 .ok_or(ResolveError::IdNotFound(Kind::User, id.0))?;
+            may_change_domain(state, caller, u.domain)?;
             if state.is_admin(id) && admin_count(state) == 1 {
                 return Err(Rejection::LastAdministrator);
             }
@@ -164,6 +165,7 @@ pub fn decide(state: &State, req: &Request) -> Result<Decision, Rejection> {
             let g = state
                 .group(id)
                 .ok_or(ResolveError::IdNotFound(Kind::Group, id.0))?;
+            may_change_domain(state, caller, g.domain)?;
             if id == EVERYONE || id == ADMINISTRATORS {
                 return Err(Rejection::BuiltIn(g.name.to_string()));
             }
