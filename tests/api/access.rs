@@ -402,7 +402,7 @@ async fn names_resolve_only_in_the_callers_domains_and_ids_still_need_permission
     grant(
         &app,
         "Everyone",
-        &format!("group:GLOBAL.Engineering.Builders"),
+        "group:GLOBAL.Engineering.Builders",
         json!({"update": true}),
     )
     .await;
