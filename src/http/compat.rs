@@ -12,15 +12,13 @@ use axum::{Json, Router};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 
-use super::extract::{authenticate, token_of, RequestId};
+use super::extract::{authenticate, token_of, Caller, RequestId};
 use super::session::{self, LoginError};
 use super::AppState;
-use crate::auth::password;
-use crate::commands::{Command, Outcome as Done, Request};
+use crate::commands::{Command, Outcome as Done};
 use crate::domain::{Ident, Kind, Name, UserId};
 use crate::queries::{self, PageRequest, MAX_LIMIT};
 use crate::state::State as Snapshot;
-use crate::writer::CommandError;
 
 const PREFIX: &str = "/dmadminweb/API/";
 
@@ -229,18 +227,8 @@ async fn execute(
     params: &Params,
     request_id: RequestId,
 ) -> Result<crate::commands::Applied, Failure> {
-    let reason = super::v1::checked_reason(params.get("reason").map(str::to_owned))
-        .map_err(Failure::from)?;
-    let req = Request {
-        caller: Some(caller),
-        request_id: Some(request_id.0),
-        reason,
-        command,
-    };
-    app.writer.execute(req).await.map_err(|e| match e {
-        CommandError::Rejected(r) => Failure(r.to_string()),
-        other => Failure(other.to_string()),
-    })
+    let reason = params.get("reason").map(str::to_owned);
+    Ok(super::v1::execute(app, Caller(caller), request_id, reason, command).await?)
 }
 
 fn result(value: Value) -> Outcome {
@@ -320,9 +308,6 @@ impl HasId for queries::GroupView {
     }
 }
 
-/// The shortest password `new/user` accepts, as the JSON API.
-const MIN_PASSWORD_CHARS: usize = 8;
-
 /// `new/user/{name}?domain=&realname=&email=&pw=` and `new/domain/{name}?domain=`.
 async fn create(
     app: &AppState,
@@ -345,20 +330,7 @@ async fn create(
     let command = match segs[1].as_str() {
         "user" => {
             let password_hash = match params.get("pw").filter(|p| !p.is_empty()) {
-                Some(p) if p.chars().count() < MIN_PASSWORD_CHARS => {
-                    return Err(Failure(format!(
-                        "password must be at least {MIN_PASSWORD_CHARS} characters"
-                    )))
-                }
-                Some(p) => {
-                    let p = p.to_owned();
-                    let hashed = tokio::task::spawn_blocking(move || password::hash(&p)).await;
-                    Some(
-                        hashed
-                            .map_err(|_| Failure("password could not be hashed".into()))?
-                            .map_err(|_| Failure("password could not be hashed".into()))?,
-                    )
-                }
+                Some(p) => Some(super::v1::new_password_hash(p.to_owned()).await?),
                 None => None,
             };
             Command::CreateUser {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access::{self, Source, Verdict};
-use crate::commands::{Command, Outcome, Request};
+use crate::commands::{Command, Outcome};
 use crate::domain::{Flags, Ident, Kind, ObjectRef, Permission, UserId};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Caller, RequestId};
@@ -72,15 +72,7 @@ async fn grant_command(
     reason: Option<String>,
     command: Command,
 ) -> ApiResult<Json<GrantAnswer>> {
-    let applied = app
-        .writer
-        .execute(Request {
-            caller: Some(caller.0),
-            request_id: Some(rid.0),
-            reason: super::checked_reason(reason)?,
-            command,
-        })
-        .await?;
+    let applied = super::execute(app, caller, rid, reason, command).await?;
     match applied.outcome {
         Outcome::Grant { changed, .. } => Ok(Json(GrantAnswer {
             changed,

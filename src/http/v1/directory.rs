@@ -5,8 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use crate::auth::password;
-use crate::commands::{Command, Created, Outcome, Request};
+use crate::commands::{Command, Created, Outcome};
 use crate::domain::{Ident, Kind, Name};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, ApiPath, Caller, RequestId};
@@ -42,10 +41,6 @@ pub struct NewGroup {
     reason: Option<String>,
 }
 
-/// Passwords shorter than this are refused outright.
-const MIN_PASSWORD_CHARS: usize = 8;
-/// Bounds argon2's input and the work an attacker can ask for.
-const MAX_PASSWORD_BYTES: usize = 1024;
 /// Bounds free-text attributes (real name, e-mail, summary).
 const MAX_TEXT_CHARS: usize = 500;
 
@@ -73,16 +68,10 @@ async fn create(
     reason: Option<String>,
     command: Command,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    let applied = app
-        .writer
-        .execute(Request {
-            caller: Some(caller.0),
-            request_id: Some(rid.0),
-            reason: super::checked_reason(reason)?,
-            command,
-        })
-        .await?;
-    match applied.outcome {
+    match super::execute(app, caller, rid, reason, command)
+        .await?
+        .outcome
+    {
         Outcome::Created(c) => Ok((StatusCode::CREATED, Json(c))),
         other => Err(ApiError::Internal(anyhow::anyhow!(
             "create answered {other:?}"
@@ -111,22 +100,7 @@ pub async fn create_user(
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let name = name(Kind::User, &body.name)?;
     let password_hash = match body.password {
-        Some(p) if p.chars().count() < MIN_PASSWORD_CHARS => {
-            return Err(ApiError::Unprocessable(format!(
-                "password must be at least {MIN_PASSWORD_CHARS} characters"
-            )))
-        }
-        Some(p) if p.len() > MAX_PASSWORD_BYTES => {
-            return Err(ApiError::Unprocessable(format!(
-                "password must be at most {MAX_PASSWORD_BYTES} bytes"
-            )))
-        }
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || password::hash(&p))
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))?
-                .map_err(ApiError::Internal)?,
-        ),
+        Some(p) => Some(super::new_password_hash(p).await?),
         None => None,
     };
     let command = Command::CreateUser {
@@ -187,14 +161,7 @@ async fn delete(
     reason: Option<String>,
     command: Command,
 ) -> ApiResult<StatusCode> {
-    app.writer
-        .execute(Request {
-            caller: Some(caller.0),
-            request_id: Some(rid.0),
-            reason: super::checked_reason(reason)?,
-            command,
-        })
-        .await?;
+    super::execute(app, caller, rid, reason, command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
