@@ -92,6 +92,8 @@ pub struct DataSet {
     members: HashSet<u64>,
     /// The log position after the load.
     pub head: i64,
+    /// The log position once every group existed, before any membership.
+    pub before_members: i64,
     pub phases: Vec<Phase>,
     pub took: Duration,
 }
@@ -123,6 +125,7 @@ impl DataSet {
             domains: vec!["GLOBAL".into(), "GLOBAL.Engineering".into()],
             members,
             head: 0,
+            before_members: 0,
             phases: Vec::new(),
             took: Duration::ZERO,
         }
@@ -167,43 +170,53 @@ fn name(kind: Kind, raw: &str) -> anyhow::Result<Name> {
 }
 
 /// Sends `count` commands made by `make(i)` with [`IN_FLIGHT`] in flight;
-/// returns the id each created (or 0 when the outcome carries none).
+/// returns the outcome of each, in order.
 async fn execute_all(
     writer: &WriterHandle,
     count: usize,
     make: impl Fn(usize) -> anyhow::Result<Command> + Send + Sync + 'static,
-) -> anyhow::Result<Vec<i64>> {
+) -> anyhow::Result<Vec<Outcome>> {
     let next = Arc::new(AtomicUsize::new(0));
     let make = Arc::new(make);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..IN_FLIGHT.min(count) {
         let (writer, next, make) = (writer.clone(), next.clone(), make.clone());
         tasks.spawn(async move {
-            let mut ids = Vec::new();
+            let mut outcomes = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= count {
-                    return anyhow::Ok(ids);
+                    return anyhow::Ok(outcomes);
                 }
                 let applied = writer
                     .execute(admin(make(i)?, i))
                     .await
                     .with_context(|| format!("load command {i} failed"))?;
-                let id = match applied.outcome {
-                    Outcome::Created(c) => c.id,
-                    _ => 0,
-                };
-                ids.push((i, id));
+                outcomes.push((i, applied.outcome));
             }
         });
     }
-    let mut ids = vec![0; count];
+    let mut all = vec![None; count];
     while let Some(done) = tasks.join_next().await {
-        for (i, id) in done.context("a load task panicked")?? {
-            ids[i] = id;
+        for (i, outcome) in done.context("a load task panicked")?? {
+            all[i] = Some(outcome);
         }
     }
-    Ok(ids)
+    all.into_iter()
+        .enumerate()
+        .map(|(i, o)| o.with_context(|| format!("load command {i} got no outcome")))
+        .collect()
+}
+
+/// The ids of the objects `outcomes` created.
+fn created_ids(outcomes: Vec<Outcome>) -> anyhow::Result<Vec<i64>> {
+    outcomes
+        .into_iter()
+        .map(|o| match o {
+            Outcome::Created(c) => Ok(c.id),
+            other => Err(anyhow::anyhow!("a create answered {other:?}")),
+        })
+        .collect()
 }
 
 /// Builds the data set into a new database at `db`.
@@ -265,16 +278,18 @@ pub async fn build(db: &Path, size: Size) -> anyhow::Result<DataSet> {
 
     let t = Instant::now();
     let d = domain_id.clone();
-    let user_ids = execute_all(&writer, size.users, move |i| {
-        Ok(Command::CreateUser {
-            name: name(Kind::User, &user_name(i))?,
-            domain: Some(Ident::Id(d[i % d.len()])),
-            realname: Some(format!("User {i}")),
-            email: Some(format!("{}@example.com", user_name(i))),
-            password_hash: None,
+    let user_ids = created_ids(
+        execute_all(&writer, size.users, move |i| {
+            Ok(Command::CreateUser {
+                name: name(Kind::User, &user_name(i))?,
+                domain: Some(Ident::Id(d[i % d.len()])),
+                realname: Some(format!("User {i}")),
+                email: Some(format!("{}@example.com", user_name(i))),
+                password_hash: None,
+            })
         })
-    })
-    .await?;
+        .await?,
+    )?;
     phases.push(Phase {
         name: "users",
         commands: size.users,
@@ -283,46 +298,59 @@ pub async fn build(db: &Path, size: Size) -> anyhow::Result<DataSet> {
 
     let t = Instant::now();
     let d = domain_id.clone();
-    let group_ids = execute_all(&writer, size.groups, move |i| {
-        Ok(Command::CreateGroup {
-            name: name(Kind::Group, &group_name(i))?,
-            domain: Some(Ident::Id(d[i % d.len()])),
-            summary: Some(format!("Group {i}")),
-            email: None,
+    let group_ids = created_ids(
+        execute_all(&writer, size.groups, move |i| {
+            Ok(Command::CreateGroup {
+                name: name(Kind::Group, &group_name(i))?,
+                domain: Some(Ident::Id(d[i % d.len()])),
+                summary: Some(format!("Group {i}")),
+                email: None,
+            })
         })
-    })
-    .await?;
+        .await?,
+    )?;
     phases.push(Phase {
         name: "groups",
         commands: size.groups,
         took: t.elapsed(),
     });
 
+    let before_members = read.snapshot().head.seq;
     let t = Instant::now();
     let mut members = HashSet::with_capacity(size.memberships());
-    let mut pairs = Vec::with_capacity(size.memberships());
+    let mut by_group: Vec<Vec<Ident>> = vec![Vec::new(); size.groups];
     for (u, user_id) in user_ids.iter().enumerate() {
         for g in groups_of(&size, u) {
             members.insert(pair(u, g));
-            pairs.push((*user_id, group_ids[g]));
+            by_group[g].push(Ident::Id(*user_id));
         }
     }
-    // Group by group, as the bulk import endpoint (one group and its members
-    // per call) will load them.
-    pairs.sort_unstable_by_key(|&(user, group)| (group, user));
-    let pairs = Arc::new(pairs);
-    let count = pairs.len();
-    execute_all(&writer, count, move |i| {
-        let (user, group) = pairs[i];
-        Ok(Command::Assign {
-            user: Ident::Id(user),
-            group: Ident::Id(group),
+    // One import per group with all its members: the bulk path (what
+    // `POST /dmadminweb/API/import` sends), one event per membership.
+    let count = members.len();
+    let by_group = Arc::new(by_group);
+    let group_ids = Arc::new(group_ids);
+    let imports = by_group.len();
+    let outcomes = execute_all(&writer, imports, move |g| {
+        Ok(Command::ImportGroup {
+            group: Ident::Id(group_ids[g]),
+            members: by_group[g].clone(),
         })
     })
     .await?;
+    let added: usize = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Imported { added, .. } => *added,
+            _ => 0,
+        })
+        .sum();
+    if added != count {
+        bail!("the imports added {added} memberships; expected {count}");
+    }
     phases.push(Phase {
-        name: "memberships",
-        commands: count,
+        name: "memberships (group imports)",
+        commands: imports,
         took: t.elapsed(),
     });
 
@@ -347,6 +375,7 @@ pub async fn build(db: &Path, size: Size) -> anyhow::Result<DataSet> {
         domains,
         members,
         head,
+        before_members,
         phases,
         took: started.elapsed(),
     })
@@ -410,6 +439,10 @@ mod tests {
         );
         assert_eq!(assigned as usize, size.memberships());
         assert_eq!(count("SELECT max(seq) FROM events"), data.head);
+        let first_assign = count(
+            "SELECT min(seq) FROM events WHERE event_type = 'UserAssigned' AND actor IS NOT NULL",
+        );
+        assert_eq!(first_assign, data.before_members + 1);
         assert_eq!(data.domains.len(), 1 + DOMAINS.len());
         assert!(data
             .domains

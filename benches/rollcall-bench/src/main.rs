@@ -449,21 +449,25 @@ fn render(r: &Results, quick: bool) -> String {
         r.load_before, r.load_after
     );
     let _ = writeln!(out, "- server: `{} serve`", r.bin.display());
-    let total_load: usize = data.phases.iter().map(|p| p.commands).sum();
     let _ = writeln!(
         out,
         "- data set: {} users and {} groups in {} domains (nested up to 4 deep), {} memberships: \
-         {} events, built through the writer in {:.1} s ({} commands/s; {})",
+         {} events, built through the writer in {:.1} s ({} events/s; {})",
         thousands(size.users as f64),
         thousands(size.groups as f64),
         data.domains.len(),
         thousands(size.memberships() as f64),
         thousands(data.head as f64),
         data.took.as_secs_f64(),
-        thousands(total_load as f64 / data.took.as_secs_f64()),
+        thousands(data.head as f64 / data.took.as_secs_f64()),
         data.phases
             .iter()
-            .map(|p| format!("{} {:.1} s", p.name, p.took.as_secs_f64()))
+            .map(|p| format!(
+                "{}: {} commands in {:.1} s",
+                p.name,
+                thousands(p.commands as f64),
+                p.took.as_secs_f64()
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -614,7 +618,8 @@ fn render(r: &Results, quick: bool) -> String {
         Ok(m) => vec![
             format!(
                 "`as_of` members of a {}-member group at position {}",
-                size.big_group, data.head
+                thousands(size.big_group as f64),
+                thousands(data.head as f64)
             ),
             format!("p50 {} ms", ms(m.ms(0.5))),
             format!(
@@ -658,23 +663,23 @@ fn render(r: &Results, quick: bool) -> String {
         if name.contains("assign") {
             rows.push(vec![
                 format!("{name}: ≥ 25% of ceiling req/s"),
-                percent(m.rps() / ceiling_rps),
+                report::percent1(m.rps() / ceiling_rps),
                 met(m.rps() >= 0.25 * ceiling_rps),
             ]);
             rows.push(vec![
                 format!("{name}: ≥ 10× the fsync floor"),
-                format!("{:.1}×", m.rps() / floor),
+                format!("{:.2}×", m.rps() / floor),
                 met(m.rps() >= 10.0 * floor),
             ]);
         } else if name.contains("check") {
             rows.push(vec![
                 format!("{name}: ≥ 70% of ceiling req/s"),
-                percent(m.rps() / ceiling_rps),
+                report::percent1(m.rps() / ceiling_rps),
                 met(m.rps() >= 0.7 * ceiling_rps),
             ]);
             rows.push(vec![
                 format!("{name}: p99 ≤ 2× ceiling p99"),
-                format!("{:.1}×", m.ms(0.99) / ceiling_p99),
+                format!("{:.2}×", m.ms(0.99) / ceiling_p99),
                 met(m.ms(0.99) <= 2.0 * ceiling_p99),
             ]);
         }

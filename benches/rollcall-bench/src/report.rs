@@ -50,6 +50,11 @@ pub fn percent(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
+/// With a decimal, for comparisons against a threshold.
+pub fn percent1(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
 pub fn met(ok: bool) -> String {
     if ok { "yes" } else { "**no**" }.to_owned()
 }

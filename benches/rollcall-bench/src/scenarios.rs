@@ -406,11 +406,11 @@ pub fn member_count(body: &[u8]) -> Option<usize> {
     Some(v.get("members")?.as_array()?.len())
 }
 
-/// Is `as_of` honoured? The big group had no members at position 1 (the
-/// bootstrap) and `big_group` at the end of the load; a server that ignores
-/// the parameter answers the same for both.
+/// Is `as_of` honoured? The big group existed with no members once the
+/// groups were created, and had `big_group` at the end of the load; a server
+/// that ignores the parameter answers the same for both.
 pub async fn as_of_supported(target: &Target, data: &DataSet) -> anyhow::Result<bool> {
-    let (s0, early) = once(target, Req::get(as_of_path(1))).await?;
+    let (s0, early) = once(target, Req::get(as_of_path(data.before_members))).await?;
     let (s1, late) = once(target, Req::get(as_of_path(data.head))).await?;
     Ok(s0 == StatusCode::OK
         && s1 == StatusCode::OK

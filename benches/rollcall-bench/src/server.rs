@@ -158,9 +158,19 @@ impl Drop for Server {
     }
 }
 
+/// A read-only connection beside the running server. Plain SQLite, not
+/// `rollcall::log::open_reader`: the binary under test may have migrated the
+/// file to a schema newer than the one this harness was built with.
+fn open_read_only(db: &Path) -> anyhow::Result<rusqlite::Connection> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
 /// The log head of the database at `db`, read beside the running server.
 pub fn log_head(db: &Path) -> anyhow::Result<i64> {
-    let conn = rollcall::log::open_reader(db)?;
+    let conn = open_read_only(db)?;
     Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
 }
 
@@ -169,7 +179,7 @@ pub fn log_head(db: &Path) -> anyhow::Result<i64> {
 /// and a durable commit takes longer than a millisecond, so distinct stamps
 /// count commits (never more than there were).
 pub fn appended(db: &Path, after: i64, upto: i64) -> anyhow::Result<Appended> {
-    let conn = rollcall::log::open_reader(db)?;
+    let conn = open_read_only(db)?;
     let (events, commits): (i64, i64) = conn.query_row(
         "SELECT count(*), count(DISTINCT occurred_at) FROM events WHERE seq > ?1 AND seq <= ?2",
         [after, upto],
