@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::domain::UserId;
 use crate::events::{Event, Recorded};
+use crate::state::Head;
 
 /// Stamped into the SQLite header so a rollcall database is recognisable ("RLCL").
 pub const APPLICATION_ID: i32 = 0x524c_434c;
@@ -235,4 +236,61 @@ pub fn head(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .optional()
+}
+
+/// Why a log fails verification.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Chain(#[from] chain::ChainError),
+    #[error("the views are at position {views} but the log ends at position {log}")]
+    ViewsAhead { views: i64, log: i64 },
+    #[error("position {seq}: the views' checkpoint hash is not the log's hash there")]
+    CheckpointMismatch { seq: i64 },
+}
+
+/// Checks every link of the hash chain, from the first event to the last.
+/// Returns the head it reached.
+pub fn verify_chain(conn: &Connection) -> Result<Head, VerifyError> {
+    verify_after(conn, Head::default())
+}
+
+/// The cheap check made at every start: the event the views' checkpoint
+/// names is in the log, hashes to its stored hash, and that hash is the
+/// checkpoint's; every event after it links on. Costs the events since the
+/// checkpoint (normally none), not the whole log.
+pub fn verify_tail(conn: &Connection, checkpoint: &Head) -> Result<Head, VerifyError> {
+    if checkpoint.seq > 0 {
+        let at = read_after(conn, checkpoint.seq - 1, 1)?
+            .into_iter()
+            .find(|r| r.seq == checkpoint.seq);
+        let Some(rec) = at else {
+            let log = head(conn).map_err(ReadError::from)?.map_or(0, |h| h.0);
+            return Err(VerifyError::ViewsAhead {
+                views: checkpoint.seq,
+                log,
+            });
+        };
+        if chain::compute_hash(&rec) != rec.hash {
+            return Err(chain::ChainError::BadHash { seq: rec.seq }.into());
+        }
+        if rec.hash != checkpoint.hash {
+            return Err(VerifyError::CheckpointMismatch { seq: rec.seq });
+        }
+    }
+    verify_after(conn, checkpoint.clone())
+}
+
+fn verify_after(conn: &Connection, mut head: Head) -> Result<Head, VerifyError> {
+    for_each(conn, head.seq, i64::MAX, |rec| -> Result<(), VerifyError> {
+        chain::check_link(&head, &rec)?;
+        head = Head {
+            seq: rec.seq,
+            hash: rec.hash,
+        };
+        Ok(())
+    })?;
+    Ok(head)
 }
