@@ -147,6 +147,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::TooLarge
             }
+            JsonRejection::MissingJsonContentType(e) => {
+                ApiError::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.body_text())
+            }
             other => ApiError::BadRequest(other.body_text()),
         }
     }

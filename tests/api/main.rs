@@ -1,6 +1,11 @@
 //! HTTP tests over a real socket: one binary, one module per area.
 
+mod bad_input;
+#[path = "../common/mod.rs"]
+mod common;
 mod compat;
+mod faults;
 mod helpers;
 mod json_api;
+mod limits;
 mod sessions;
