@@ -51,12 +51,22 @@ fn copy_and_check(src: &Connection, to: &Path) -> anyhow::Result<Head> {
     let mut dst =
         Connection::open(to).with_context(|| format!("Failed to create {}", to.display()))?;
     {
-        let backup = rusqlite::backup::Backup::new(src, &mut dst)?;
+        use rusqlite::backup::{Backup, StepResult};
+        let backup = Backup::new(src, &mut dst)?;
         // -1: every page in one step, inside one read transaction on the
-        // source, so the copy is a single consistent snapshot.
-        backup
-            .run_to_completion(-1, Duration::ZERO, None)
-            .context("The online backup failed")?;
+        // source, so the copy is a single consistent snapshot. In WAL mode
+        // the writer never blocks it; retry briefly if something else does.
+        let mut attempts = 0;
+        loop {
+            match backup.step(-1).context("The online backup failed")? {
+                StepResult::Done => break,
+                StepResult::More | StepResult::Busy | StepResult::Locked if attempts < 50 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                other => bail!("The online backup could not finish ({other:?})"),
+            }
+        }
     }
     // A backup is one self-contained file: no write-ahead log beside it.
     let _: String = dst.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))?;

@@ -21,12 +21,14 @@ const MIGRATIONS: &[&str] = &[include_str!("../../schema/migrations/0001_init.sq
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Opens (creating if needed) a database for writing and brings its schema up
-/// to date. Refuses files that are not rollcall databases or are newer than
-/// this build, without changing them.
+/// to date. Refuses files that are not rollcall databases, are newer than
+/// this build, or whose hash chain is broken after the views' checkpoint
+/// ([`verify_tail`]) — all before changing anything in them.
 pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("Failed to open database {}", path.display()))?;
     check_identity(&conn, path)?;
+    check_tail(&conn, path)?;
     configure(&conn)?;
     migrate(&conn).with_context(|| format!("Failed to migrate {}", path.display()))?;
     Ok(conn)
@@ -82,6 +84,33 @@ fn check_identity(conn: &Connection, path: &Path) -> anyhow::Result<()> {
             path.display()
         );
     }
+    Ok(())
+}
+
+/// The tail check, on a database already at this build's schema (an older
+/// one is checked by the next start, once migrated).
+fn check_tail(conn: &Connection, path: &Path) -> anyhow::Result<()> {
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version != SCHEMA_VERSION {
+        return Ok(());
+    }
+    let checkpoint = conn.query_row(
+        "SELECT seq, hash FROM view_checkpoint WHERE id = 1",
+        [],
+        |r| {
+            Ok(Head {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+            })
+        },
+    )?;
+    verify_tail(conn, &checkpoint).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: the event log is damaged: {e}; refusing to start, and nothing was changed \
+             (restore the database from a backup)",
+            path.display()
+        )
+    })?;
     Ok(())
 }
 

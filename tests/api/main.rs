@@ -8,4 +8,5 @@ mod faults;
 mod helpers;
 mod json_api;
 mod limits;
+mod ops;
 mod sessions;
