@@ -4,6 +4,7 @@ mod bad_input;
 #[path = "../common/mod.rs"]
 mod common;
 mod compat;
+mod concurrency;
 mod faults;
 mod helpers;
 mod json_api;
