@@ -122,7 +122,7 @@ fn name(kind: Kind, raw: &str) -> Option<Name> {
 /// A state made the way the writer makes it: decide, seal, fold.
 fn directory(steps: &[Build]) -> State {
     let mut state = State::default();
-    let mut run = |state: &mut State, caller: Option<UserId>, command: Command| {
+    let run = |state: &mut State, caller: Option<UserId>, command: Command| {
         let req = Request {
             caller,
             request_id: None,
