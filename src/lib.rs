@@ -23,6 +23,7 @@
 //!   [`config::Limits`], [`metrics`] counts what happens for `/metrics`, and
 //!   [`backup`] copies a live database.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod backup;

@@ -248,15 +248,15 @@ proptest! {
             let _ = state.resolve_domain(caller, &Ident::parse_domain(raw));
         }
         // Everything that exists can be named from the root, and by id.
-        for user in state.users_sorted() {
-            let q = Ident::parse(Kind::User, &state.user_qualified(&user));
+        for user in state.users_after(None) {
+            let q = Ident::parse(Kind::User, &state.user_qualified(user));
             if !user.name.as_str().contains('@') {
                 prop_assert_eq!(state.resolve_user(None, &q), Ok(user.id));
             }
             prop_assert_eq!(state.resolve_user(None, &Ident::Id(user.id.0)), Ok(user.id));
         }
-        for group in state.groups_sorted() {
-            let q = Ident::parse(Kind::Group, &state.group_qualified(&group));
+        for group in state.groups_after(None) {
+            let q = Ident::parse(Kind::Group, &state.group_qualified(group));
             prop_assert_eq!(state.resolve_group(None, &q), Ok(group.id));
         }
     }

@@ -1,9 +1,11 @@
 //! HTTP tests over a real socket: one binary, one module per area.
 
+mod access;
 mod bad_input;
 #[path = "../common/mod.rs"]
 mod common;
 mod compat;
+mod compat_family;
 mod concurrency;
 mod faults;
 mod helpers;
