@@ -22,7 +22,9 @@ use crate::metrics::Metrics;
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Compat calls share one route; these operations get a label of their own.
-const COMPAT_OPS: &[&str] = &["login", "logout", "assign", "unassign"];
+const COMPAT_OPS: &[&str] = &[
+    "login", "logout", "assign", "unassign", "user", "domain", "list", "new", "del", "import",
+];
 
 /// The route a request is counted under: its route template, with compat
 /// calls split by operation; `unmatched` for paths no route serves.
