@@ -302,6 +302,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged_and_leaves_nothing_half_
             acknowledged += check_answers(&db, &sent);
         });
     }
+    eprintln!("{acknowledged} acknowledged changes checked across 20 SIGKILLs");
     assert!(
         acknowledged > 20,
         "too few writes got through to test anything"
@@ -318,10 +319,12 @@ fn sigterm_finishes_writes_in_flight_then_exits_0() {
     let rt = runtime();
     let mut server = start(&db, &[], &[]);
     let http = reqwest::Client::new();
-    let (answers, in_flight_seen) = rt.block_on(async {
-        let token = login(&http, &server, "admin", ADMIN_PASSWORD).await;
-        // Creating a user with a password hashes it (slow on purpose): these
-        // are certainly still in flight when the signal comes.
+    let token = rt.block_on(login(&http, &server, "admin", ADMIN_PASSWORD));
+    // Hold SQLite's write lock from here, so the writes below wait in the
+    // writer: certainly in flight when the signal comes.
+    let lock = rusqlite::Connection::open(&db).expect("open");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let answers = rt.block_on(async {
         let calls: Vec<_> = (0..12)
             .map(|i| {
                 let (http, url, token) = (http.clone(), server.url("/api/v1/users"), token.clone());
@@ -329,16 +332,16 @@ fn sigterm_finishes_writes_in_flight_then_exits_0() {
                     let res = http
                         .post(url)
                         .bearer_auth(token)
-                        .json(&json!({"name": format!("late{i}"), "password": "a-long-password"}))
+                        .json(&json!({"name": format!("late{i}")}))
                         .send()
                         .await;
                     res.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
                 })
             })
             .collect();
-        // Wait until the server has them all in hand (the metrics say so).
-        let mut seen = 0.0;
-        for _ in 0..500 {
+        // Wait until the server has all twelve in hand (the metrics say so).
+        let until = Instant::now() + Duration::from_secs(3);
+        loop {
             let text = http
                 .get(server.url("/metrics"))
                 .send()
@@ -347,25 +350,27 @@ fn sigterm_finishes_writes_in_flight_then_exits_0() {
                 .text()
                 .await
                 .expect("text");
-            seen = text
+            let in_flight = text
                 .lines()
                 .find_map(|l| l.strip_prefix("rollcall_http_requests_in_flight "))
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-                - 1.0; // this scrape
-            if seen >= 12.0 {
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+                - 1; // this scrape
+            if in_flight >= 12 {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            assert!(Instant::now() < until, "only {in_flight} in flight");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         server.signal("-TERM");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        lock.execute_batch("ROLLBACK").expect("unlock");
         let mut answers = Vec::new();
         for c in calls {
             answers.push(c.await.expect("task"));
         }
-        (answers, seen)
+        answers
     });
-    assert!(in_flight_seen >= 12.0, "only {in_flight_seen} in flight");
     let status = server.wait(Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "{}", server.log());
     assert!(
