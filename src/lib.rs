@@ -17,11 +17,16 @@
 //! - [`projector`] catches the views up at start and rebuilds them, with the
 //!   same `fold`.
 //! - [`domain`] holds the newtypes that parse (names, identifiers, ids);
-//!   [`events`] the vocabulary of the log; [`auth`] passwords and sessions.
+//!   [`events`] the vocabulary of the log; [`auth`] passwords, sessions and
+//!   login throttling.
+//! - Around them: [`server`] accepts connections within the configured
+//!   [`config::Limits`], [`metrics`] counts what happens for `/metrics`, and
+//!   [`backup`] copies a live database.
 
 pub mod access;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod commands;
 pub mod config;
 pub mod decide;
@@ -30,10 +35,12 @@ pub mod events;
 pub mod fold;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod projector;
 pub mod queries;
 pub mod read_model;
 pub mod reader;
+pub mod server;
 pub mod state;
 pub mod views;
 pub mod writer;
