@@ -99,6 +99,22 @@ pub struct Measured {
     /// Events the run appended to the log and the commits they took, when
     /// the caller measured it.
     pub appended: Option<Appended>,
+    /// The server's own group-commit figures over the run, when it has them.
+    pub writer: Option<WriterStats>,
+}
+
+/// What the writer did during a run, from the server's `/metrics`
+/// (`rollcall_writer_batch_size` and `rollcall_commit_seconds`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub batches: f64,
+    /// Jobs (commands and session writes) in them.
+    pub jobs: f64,
+    /// Time spent running batches: decide, append, fold, commit.
+    pub busy_seconds: f64,
+    /// The run's wall time, to say how busy the writer was.
+    pub wall_seconds: f64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -210,6 +226,7 @@ pub async fn drive<W: Workload>(
         sent: 0,
         server_written: None,
         appended: None,
+        writer: None,
     };
     while let Some(done) = tasks.join_next().await {
         let part = done.context("a load task panicked")??;
@@ -244,6 +261,7 @@ async fn connection_loop<W: Workload>(
         sent: 0,
         server_written: None,
         appended: None,
+        writer: None,
     };
     let mut conn = connect(addr).await?;
     loop {

@@ -174,11 +174,25 @@ async fn scenario<W: Workload>(
         shape.connections, shape.duration
     ));
     let before = match watch {
-        Some(w) => Some((server::written(w.pid), log_head(w.db).await?)),
+        Some(w) => Some((
+            server::written(w.pid),
+            log_head(w.db).await?,
+            scenarios::writer_metrics(target).await?,
+        )),
         None => None,
     };
+    let started = Instant::now();
     let mut m = load::drive(target, workload, shape).await?;
-    if let (Some(w), Some((written, head))) = (watch, before) {
+    let wall_seconds = started.elapsed().as_secs_f64();
+    if let (Some(w), Some((written, head, metrics))) = (watch, before) {
+        if let (Some(a), Some(b)) = (metrics, scenarios::writer_metrics(target).await?) {
+            m.writer = Some(load::WriterStats {
+                batches: b.batches - a.batches,
+                jobs: b.jobs - a.jobs,
+                busy_seconds: b.busy_seconds - a.busy_seconds,
+                wall_seconds,
+            });
+        }
         m.server_written = written
             .zip(server::written(w.pid))
             .map(|(before, after)| after.saturating_sub(before));
@@ -531,6 +545,14 @@ fn render(r: &Results, quick: bool) -> String {
                         thousands(a.events as f64),
                         thousands(a.commits as f64),
                         a.events as f64 / a.commits.max(1) as f64
+                    ));
+                }
+                if let Some(w) = m.writer.filter(|w| w.batches > 0.0) {
+                    notes.push(format!(
+                        "writer: {:.0} jobs/batch, {} ms/batch, busy {}",
+                        w.jobs / w.batches,
+                        ms(w.busy_seconds * 1000.0 / w.batches),
+                        percent(w.busy_seconds / w.wall_seconds)
                     ));
                 }
                 if let Some(bytes) = m.server_written {

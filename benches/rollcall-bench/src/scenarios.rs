@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::dataset::{self, group_name, user_name, DataSet};
-use crate::load::{self, Req, Target, Verdict, Workload};
+use crate::load::{self, Req, Target, Verdict, Workload, WriterStats};
 
 /// The permissions a check asks about.
 const PERMISSIONS: &[&str] = &["view", "update", "read", "write"];
@@ -390,6 +390,32 @@ impl Workload for Reads {
     }
 }
 
+// ---- the server's own figures -------------------------------------------------------
+
+/// The writer's cumulative figures from `GET /metrics` (Prometheus text), or
+/// `None` when the server has no such endpoint.
+pub async fn writer_metrics(target: &Target) -> anyhow::Result<Option<WriterStats>> {
+    let (status, body) = once(target, Req::get("/metrics".into())).await?;
+    if status != StatusCode::OK {
+        return Ok(None);
+    }
+    Ok(parse_writer_metrics(&String::from_utf8_lossy(&body)))
+}
+
+fn parse_writer_metrics(text: &str) -> Option<WriterStats> {
+    let value = |name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some(WriterStats {
+        batches: value("rollcall_writer_batch_size_count")?,
+        jobs: value("rollcall_writer_batch_size_sum")?,
+        busy_seconds: value("rollcall_commit_seconds_sum")?,
+        wall_seconds: 0.0,
+    })
+}
+
 // ---- as_of ---------------------------------------------------------------------------------
 
 /// The members of the big group as of log position `position`.
@@ -517,6 +543,26 @@ mod tests {
             denies,
             data.domains.len() * size.domain_grantees + size.objects
         );
+    }
+
+    #[test]
+    fn writer_metrics_are_read_from_the_histogram_sums_and_counts() {
+        let text = "# TYPE rollcall_writer_batch_size histogram\n\
+            rollcall_writer_batch_size_bucket{le=\"1\"} 2\n\
+            rollcall_writer_batch_size_sum 130\n\
+            rollcall_writer_batch_size_count 4\n\
+            rollcall_commit_seconds_sum 0.25\n\
+            rollcall_commit_seconds_count 4\n";
+        assert_eq!(
+            parse_writer_metrics(text),
+            Some(WriterStats {
+                batches: 4.0,
+                jobs: 130.0,
+                busy_seconds: 0.25,
+                wall_seconds: 0.0,
+            })
+        );
+        assert_eq!(parse_writer_metrics("rollcall_sessions 3\n"), None);
     }
 
     #[test]

@@ -70,7 +70,11 @@ impl Server {
             .arg(db)
             .arg("--listen")
             .arg(addr.to_string())
-            .env("ROLLCALL_LOG", "info")
+            // rollcall's own default unless the caller chose a level.
+            .env(
+                "ROLLCALL_LOG",
+                std::env::var("ROLLCALL_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(log)?)
