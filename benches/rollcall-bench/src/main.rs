@@ -453,8 +453,8 @@ fn render(r: &Results, quick: bool) -> String {
     let _ = writeln!(out, "- date: {}", r.started.format("%Y-%m-%d %H:%M UTC"));
     let _ = writeln!(
         out,
-        "- command: `cargo run --release -p rollcall-bench --{}`",
-        if quick { " --quick" } else { "" }
+        "- command: `cargo run --release -p rollcall-bench{}`",
+        if quick { " -- --quick" } else { "" }
     );
     let _ = writeln!(out, "- machine: {}", report::machine());
     let _ = writeln!(
