@@ -101,7 +101,10 @@ fn main() -> ExitCode {
 struct Plan {
     size: Size,
     shape: Shape,
+    /// The fsync floor at the start, alone on the disk.
     floor: Duration,
+    /// The fsync floor again right before each write scenario.
+    paired_floor: Duration,
     as_of: Duration,
 }
 
@@ -116,6 +119,7 @@ impl Plan {
                     duration: Duration::from_secs(2),
                 },
                 floor: Duration::from_secs(1),
+                paired_floor: Duration::from_millis(500),
                 as_of: Duration::from_secs(1),
             }
         } else {
@@ -127,6 +131,7 @@ impl Plan {
                     duration: Duration::from_secs(5),
                 },
                 floor: Duration::from_secs(3),
+                paired_floor: Duration::from_secs(1),
                 as_of: Duration::from_secs(2),
             }
         }
@@ -137,8 +142,25 @@ fn progress(what: &str) {
     eprintln!("rollcall-bench: {what}");
 }
 
+/// A scenario's measurement, with the ceiling (and, for writes, the fsync
+/// floor) measured right before it: on a machine whose load drifts, a ratio
+/// is only fair between runs seconds apart.
+struct Run {
+    m: Measured,
+    ceiling: Option<Measured>,
+    floor: Option<fsync::Floor>,
+}
+
 /// A measured HTTP scenario, or why it was not measured.
-type Outcome = Result<Measured, String>;
+type Outcome = Result<Run, String>;
+
+/// What to measure right before a scenario, to compare it with.
+struct Pair {
+    /// The ceiling, sent these requests.
+    ceiling: scenarios::Checks,
+    /// The fsync floor in this directory, for this long (write scenarios).
+    floor: Option<(PathBuf, Duration)>,
+}
 
 const NOT_PRESENT: &str = "n/a: endpoint not present";
 
@@ -150,14 +172,16 @@ struct Watch<'a> {
 }
 
 /// Probes the scenario's endpoint with one request (undone if it wrote), then
-/// drives it; an endpoint that answers 404 (no route) is not measured. With
-/// `watch`, also counts what the server wrote and appended during the run.
+/// measures what `pair` asks for, then drives the scenario; an endpoint that
+/// answers 404 (no route) is not measured. With `watch`, also counts what the
+/// server wrote and appended during the run.
 async fn scenario<W: Workload>(
     name: &str,
     target: &Target,
     workload: W,
     shape: Shape,
     watch: Option<Watch<'_>>,
+    pair: Option<Pair>,
 ) -> anyhow::Result<Outcome> {
     let workload = Arc::new(workload);
     let mut conn = workload.connection(0);
@@ -168,6 +192,18 @@ async fn scenario<W: Workload>(
     if scenarios::route_missing(status, &body) {
         progress(&format!("{name}: {NOT_PRESENT}"));
         return Ok(Err(NOT_PRESENT.into()));
+    }
+    let (mut ceiling, mut floor) = (None, None);
+    if let Some(pair) = pair {
+        if let Some((dir, time)) = pair.floor {
+            let f = tokio::task::spawn_blocking(move || fsync::measure(&dir, time)).await??;
+            progress(&format!(
+                "fsync floor: {} commits/s",
+                thousands(f.per_second())
+            ));
+            floor = Some(f);
+        }
+        ceiling = Some(measure_ceiling(pair.ceiling, shape).await?);
     }
     progress(&format!(
         "{name}: {} connections for {:?}",
@@ -209,7 +245,7 @@ async fn scenario<W: Workload>(
         ms(m.ms(0.99)),
         m.errors
     ));
-    Ok(Ok(m))
+    Ok(Ok(Run { m, ceiling, floor }))
 }
 
 /// The log head, read off the executor (SQLite blocks).
@@ -224,15 +260,18 @@ async fn measure_ceiling(checks: scenarios::Checks, shape: Shape) -> anyhow::Res
         addr: ceiling.addr,
         cookie: Some("token=0000000000000000000000000000000000000000000".into()),
     };
-    let outcome = scenario(
+    let outcome = Box::pin(scenario(
         "ceiling",
         &target,
         scenarios::CeilingLoad(checks),
         shape,
         None,
-    )
+        None,
+    ))
     .await?;
-    outcome.map_err(|e| anyhow::anyhow!("the ceiling server was not measured: {e}"))
+    outcome
+        .map(|run| run.m)
+        .map_err(|e| anyhow::anyhow!("the ceiling server was not measured: {e}"))
 }
 
 /// Everything the run measured, for the report.
@@ -246,7 +285,6 @@ struct Results {
     events_after: i64,
     floor: fsync::Floor,
     grants: Result<scenarios::Loaded, String>,
-    ceilings: [Measured; 2],
     http: Vec<(&'static str, Outcome, Option<&'static str>)>,
     startup: Duration,
     rss_start: Option<u64>,
@@ -340,7 +378,12 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         pid: server.pid(),
         db: &db,
     });
-    let first_ceiling = measure_ceiling(checks(), shape).await?;
+    let pair = |floor: bool| {
+        Some(Pair {
+            ceiling: checks(),
+            floor: floor.then(|| (dir.path().to_owned(), plan.paired_floor)),
+        })
+    };
     let mut http = Vec::new();
     for (name, api) in [
         ("1. assign/unassign, compat GET + cookie", Api::Compat),
@@ -354,14 +397,14 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         let marked = (api == Api::Json).then_some("changed");
         http.push((
             name,
-            scenario(name, &target, w, shape, watch).await?,
+            scenario(name, &target, w, shape, watch, pair(true)).await?,
             marked,
         ));
     }
     let name = "3. access check";
     http.push((
         name,
-        scenario(name, &target, checks(), shape, watch).await?,
+        scenario(name, &target, checks(), shape, watch, pair(false)).await?,
         Some("allowed"),
     ));
     for (name, read) in [
@@ -372,9 +415,12 @@ async fn run(opts: Options) -> anyhow::Result<String> {
             read,
             data: data.clone(),
         };
-        http.push((name, scenario(name, &target, w, shape, watch).await?, None));
+        http.push((
+            name,
+            scenario(name, &target, w, shape, watch, pair(false)).await?,
+            None,
+        ));
     }
-    let second_ceiling = measure_ceiling(checks(), shape).await?;
 
     let as_of = if scenarios::as_of_supported(&target, &data).await? {
         let one = Shape {
@@ -385,7 +431,7 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         let w = scenarios::AsOf {
             position: data.head,
         };
-        scenario("as_of members", &target, w, one, watch).await?
+        scenario("as_of members", &target, w, one, watch, None).await?
     } else {
         progress("as_of: n/a: not supported");
         Err("n/a: as_of not supported".into())
@@ -424,7 +470,6 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         events_after,
         floor,
         grants,
-        ceilings: [first_ceiling, second_ceiling],
         http,
         startup,
         rss_start,
@@ -440,9 +485,6 @@ fn render(r: &Results, quick: bool) -> String {
     let mut out = String::new();
     let data = &r.data;
     let size = &data.size;
-    let ceiling_rps = (r.ceilings[0].rps() + r.ceilings[1].rps()) / 2.0;
-    let ceiling_p99 = (r.ceilings[0].ms(0.99) + r.ceilings[1].ms(0.99)) / 2.0;
-    let floor = r.floor.per_second();
     let shape = Plan::new(quick).shape;
 
     let _ = writeln!(
@@ -516,100 +558,110 @@ fn render(r: &Results, quick: bool) -> String {
 
     let _ = writeln!(out, "## HTTP, {} connections\n", shape.connections);
     let mut rows = Vec::new();
-    for (i, c) in r.ceilings.iter().enumerate() {
-        rows.push(vec![
-            format!("ceiling: fixed JSON from axum ({})", ["before", "after"][i]),
-            thousands(c.rps()),
-            percent(c.rps() / ceiling_rps),
-            ms(c.ms(0.5)),
-            ms(c.ms(0.99)),
-            ms(c.ms(0.999)),
-            format!("{:.1}×", c.ms(0.99) / ceiling_p99),
-            c.errors.to_string(),
-            String::new(),
-        ]);
-    }
+    let mut ceilings = Vec::new();
     for (name, outcome, marked) in &r.http {
-        match outcome {
-            Ok(m) => {
-                let mut notes = Vec::new();
-                if let Some(label) = marked {
-                    notes.push(format!(
-                        "{label} {}",
-                        percent(m.marked as f64 / m.requests.max(1) as f64)
-                    ));
-                }
-                if let Some(a) = m.appended {
-                    notes.push(format!(
-                        "{} events in {} commits ({:.0} per commit)",
-                        thousands(a.events as f64),
-                        thousands(a.commits as f64),
-                        a.events as f64 / a.commits.max(1) as f64
-                    ));
-                }
-                if let Some(w) = m.writer.filter(|w| w.batches > 0.0) {
-                    notes.push(format!(
-                        "writer: {:.0} jobs/batch, {} ms/batch, busy {}",
-                        w.jobs / w.batches,
-                        ms(w.busy_seconds * 1000.0 / w.batches),
-                        percent(w.busy_seconds / w.wall_seconds)
-                    ));
-                }
-                if let Some(bytes) = m.server_written {
-                    notes.push(format!(
-                        "{:.1} KB to disk/request",
-                        bytes as f64 / 1000.0 / m.sent.max(1) as f64
-                    ));
-                }
-                if let Some(e) = &m.first_error {
-                    notes.push(format!("first error: {}", truncate(e, 80)));
-                }
-                rows.push(vec![
-                    name.to_string(),
-                    thousands(m.rps()),
-                    percent(m.rps() / ceiling_rps),
-                    ms(m.ms(0.5)),
-                    ms(m.ms(0.99)),
-                    ms(m.ms(0.999)),
-                    format!("{:.1}×", m.ms(0.99) / ceiling_p99),
-                    m.errors.to_string(),
-                    notes.join("; "),
-                ]);
-            }
+        let run = match outcome {
+            Ok(run) => run,
             Err(why) => {
                 let mut row = vec![name.to_string()];
-                row.extend((0..7).map(|_| "–".to_owned()));
+                row.extend((0..9).map(|_| "–".to_owned()));
                 row.push(why.clone());
                 rows.push(row);
+                continue;
             }
+        };
+        let m = &run.m;
+        let mut notes = Vec::new();
+        if let Some(label) = marked {
+            notes.push(format!(
+                "{label} {}",
+                percent(m.marked as f64 / m.requests.max(1) as f64)
+            ));
         }
+        if let Some(a) = m.appended {
+            notes.push(format!(
+                "{} events in {} commits ({:.0} per commit)",
+                thousands(a.events as f64),
+                thousands(a.commits as f64),
+                a.events as f64 / a.commits.max(1) as f64
+            ));
+        }
+        if let Some(w) = m.writer.filter(|w| w.batches > 0.0) {
+            notes.push(format!(
+                "writer: {:.0} jobs/batch, {} ms/batch, busy {}",
+                w.jobs / w.batches,
+                ms(w.busy_seconds * 1000.0 / w.batches),
+                percent(w.busy_seconds / w.wall_seconds)
+            ));
+        }
+        if let Some(bytes) = m.server_written {
+            notes.push(format!(
+                "{:.1} KB to disk/request",
+                bytes as f64 / 1000.0 / m.sent.max(1) as f64
+            ));
+        }
+        if let Some(f) = &run.floor {
+            notes.push(format!(
+                "fsync floor just before: {} commits/s",
+                thousands(f.per_second())
+            ));
+        }
+        if let Some(e) = &m.first_error {
+            notes.push(format!("first error: {}", truncate(e, 80)));
+        }
+        let vs = |f: &dyn Fn(&Measured) -> String| run.ceiling.as_ref().map_or("–".into(), f);
+        if let Some(c) = &run.ceiling {
+            ceilings.push(c.rps());
+        }
+        rows.push(vec![
+            name.to_string(),
+            thousands(m.rps()),
+            vs(&|c| thousands(c.rps())),
+            vs(&|c| percent(m.rps() / c.rps())),
+            ms(m.ms(0.5)),
+            ms(m.ms(0.99)),
+            ms(m.ms(0.999)),
+            vs(&|c| ms(c.ms(0.99))),
+            vs(&|c| format!("{:.1}×", m.ms(0.99) / c.ms(0.99))),
+            m.errors.to_string(),
+            notes.join("; "),
+        ]);
     }
     out.push_str(&report::table(
         &[
             "scenario",
             "req/s",
+            "ceiling req/s",
             "÷ ceiling",
             "p50 ms",
             "p99 ms",
             "p99.9 ms",
+            "ceiling p99 ms",
             "p99 ÷ ceiling p99",
             "errors",
             "notes",
         ],
         &rows,
     ));
-    let _ = writeln!(
-        out,
-        "\nRatios are to the mean of the two ceiling runs ({} req/s, p99 {} ms).\n",
-        thousands(ceiling_rps),
-        ms(ceiling_p99)
-    );
+    let low = ceilings.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ceilings.iter().copied().fold(0.0, f64::max);
+    if !ceilings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nThe ceiling (a minimal axum server answering a fixed JSON body, same client, \
+             same connections, the check scenario's requests) is measured right before each \
+             scenario and the ratios are to that measurement. Over this run it ranged from \
+             {} to {} req/s: that spread is the machine's noise.\n",
+            thousands(low),
+            thousands(high)
+        );
+    }
 
     let _ = writeln!(out, "## Offline, start-up and memory\n");
     let per_s = |d: Option<Duration>| d.map(|d| r.events_after as f64 / d.as_secs_f64());
     let mut rows = vec![vec![
-        "fsync floor: one commit per row, WAL, synchronous=FULL".to_owned(),
-        format!("{} commits/s", thousands(floor)),
+        "fsync floor at the start: one commit per row, WAL, synchronous=FULL".to_owned(),
+        format!("{} commits/s", thousands(r.floor.per_second())),
         format!(
             "p50 {} ms, p99 {} ms, same disk as the database",
             ms(r.floor.hist.value_at_quantile(0.5) as f64 / 1000.0),
@@ -637,7 +689,7 @@ fn render(r: &Results, quick: bool) -> String {
         });
     }
     rows.push(match &r.as_of {
-        Ok(m) => vec![
+        Ok(Run { m, .. }) => vec![
             format!(
                 "`as_of` members of a {}-member group at position {}",
                 thousands(size.big_group as f64),
@@ -679,30 +731,40 @@ fn render(r: &Results, quick: bool) -> String {
     }
     let mut rows = Vec::new();
     for (name, outcome, _) in &r.http {
-        let Ok(m) = outcome else {
+        let Ok(Run {
+            m,
+            ceiling: Some(c),
+            floor,
+        }) = outcome
+        else {
             continue;
         };
+        let (rps, ceiling_rps) = (m.rps(), c.rps());
         if name.contains("assign") {
             rows.push(vec![
                 format!("{name}: ≥ 25% of ceiling req/s"),
-                report::percent1(m.rps() / ceiling_rps),
-                met(m.rps() >= 0.25 * ceiling_rps),
+                report::percent1(rps / ceiling_rps),
+                met(rps >= 0.25 * ceiling_rps),
             ]);
-            rows.push(vec![
-                format!("{name}: ≥ 10× the fsync floor"),
-                format!("{:.2}×", m.rps() / floor),
-                met(m.rps() >= 10.0 * floor),
-            ]);
+            if let Some(f) = floor {
+                let floor = f.per_second();
+                rows.push(vec![
+                    format!("{name}: ≥ 10× the fsync floor"),
+                    format!("{:.2}×", rps / floor),
+                    met(rps >= 10.0 * floor),
+                ]);
+            }
         } else if name.contains("check") {
+            let (p99, ceiling_p99) = (m.ms(0.99), c.ms(0.99));
             rows.push(vec![
                 format!("{name}: ≥ 70% of ceiling req/s"),
-                report::percent1(m.rps() / ceiling_rps),
-                met(m.rps() >= 0.7 * ceiling_rps),
+                report::percent1(rps / ceiling_rps),
+                met(rps >= 0.7 * ceiling_rps),
             ]);
             rows.push(vec![
                 format!("{name}: p99 ≤ 2× ceiling p99"),
-                format!("{:.2}×", m.ms(0.99) / ceiling_p99),
-                met(m.ms(0.99) <= 2.0 * ceiling_p99),
+                format!("{:.2}×", p99 / ceiling_p99),
+                met(p99 <= 2.0 * ceiling_p99),
             ]);
         }
     }
@@ -715,7 +777,7 @@ fn render(r: &Results, quick: bool) -> String {
             ]);
         }
     }
-    if let Ok(m) = &r.as_of {
+    if let Ok(Run { m, .. }) = &r.as_of {
         rows.push(vec![
             "as_of query: under 5 ms (p99)".into(),
             format!("{} ms", ms(m.ms(0.99))),
