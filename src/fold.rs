@@ -44,6 +44,17 @@ pub enum Change {
 /// Where changes go besides the in-memory state.
 pub trait Sink {
     type Error;
+    /// Called once per event, before its changes: where in the log they come
+    /// from, so a sink can stamp what it writes (the history views). A sink
+    /// learns nothing else about the event; what it means is `changes`' job.
+    fn begin(
+        &mut self,
+        _seq: i64,
+        _occurred_at: &str,
+        _actor: Option<UserId>,
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
     fn apply(&mut self, change: &Change) -> Result<(), Self::Error>;
 }
 
@@ -59,6 +70,7 @@ impl Sink for NoSink {
 
 /// Folds one recorded event into `state`, passing every change to `sink`.
 pub fn fold<S: Sink>(state: &mut State, rec: &Recorded, sink: &mut S) -> Result<(), S::Error> {
+    sink.begin(rec.seq, &rec.occurred_at, rec.actor)?;
     for change in changes(state, rec) {
         sink.apply(&change)?;
         state.apply(&change);

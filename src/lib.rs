@@ -20,6 +20,7 @@
 //!   [`events`] the vocabulary of the log; [`auth`] passwords and sessions.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod commands;
 pub mod config;

@@ -2,6 +2,7 @@
 //! errors as `{"error": "..."}`.
 
 mod directory;
+mod history;
 mod members;
 mod sessions;
 
@@ -34,6 +35,14 @@ pub fn router() -> Router<AppState> {
             put(members::assign).delete(members::unassign),
         )
         .route("/api/v1/users/{user}/groups", get(members::list_groups))
+        .route("/api/v1/groups/{group}/members/diff", get(history::diff))
+        .route(
+            "/api/v1/groups/{group}/history",
+            get(history::group_history),
+        )
+        .route("/api/v1/users/{user}/history", get(history::user_history))
+        .route("/api/v1/events", get(history::events))
+        .route("/api/v1/log/head", get(history::head))
 }
 
 /// Validates an optional reason: trimmed, empty means none, bounded length.
