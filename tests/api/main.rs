@@ -2,5 +2,6 @@
 
 mod compat;
 mod helpers;
+mod history;
 mod json_api;
 mod sessions;
