@@ -5,7 +5,7 @@
 //! against the state is `decide`'s job, done inside the writer so that the
 //! answer is consistent with the log position the change lands at.
 
-use crate::domain::{GroupId, Ident, Kind, Name, UserId};
+use crate::domain::{Flags, GroupId, Ident, Kind, Name, ObjectRef, UserId};
 
 /// A command plus who asked, and the audit fields stored on its events.
 #[derive(Clone, Debug)]
@@ -58,6 +58,23 @@ pub enum Command {
         user: Ident,
         group: Ident,
     },
+    /// Sets a group's whole setting on an object (unset flags inherit).
+    SetGrant {
+        group: Ident,
+        object: ObjectRef,
+        flags: Flags,
+    },
+    /// Removes a group's setting on an object.
+    RevokeGrant {
+        group: Ident,
+        object: ObjectRef,
+    },
+    /// Creates the group if it does not exist and assigns every member not
+    /// already in it; running it again changes nothing.
+    ImportGroup {
+        group: Ident,
+        members: Vec<Ident>,
+    },
 }
 
 /// A newly created object, as the JSON API reports it.
@@ -87,6 +104,16 @@ pub enum Outcome {
         user: UserId,
         group: GroupId,
         changed: bool,
+    },
+    /// A grant was set or revoked (`changed` false when it already was so).
+    Grant {
+        group: GroupId,
+        changed: bool,
+    },
+    Imported {
+        group: GroupId,
+        created: bool,
+        added: usize,
     },
 }
 

@@ -5,12 +5,15 @@
 //! and returns events; it never writes anything, so a rejected command leaves
 //! no trace by construction.
 
+use crate::access;
 use crate::commands::{Command, Created, Outcome, Request};
 use crate::domain::{
-    DomainId, GroupId, Ident, Kind, Name, UserId, ADMIN, ADMINISTRATORS, EVERYONE, GLOBAL,
+    DomainId, Flags, GroupId, Ident, Kind, Name, ObjectRef, Permission, UserId, ADMIN,
+    ADMINISTRATORS, EVERYONE, GLOBAL,
 };
 use crate::events::{
-    DomainCreated, Event, GroupCreated, GroupDeleted, Membership, UserCreated, UserDeleted,
+    AccessGranted, AccessRevoked, DomainCreated, Event, GroupCreated, GroupDeleted, Membership,
+    UserCreated, UserDeleted,
 };
 use crate::state::{ResolveError, State};
 
@@ -44,6 +47,8 @@ pub enum Rejection {
     LastAdministrator,
     #[error("The log already holds events: bootstrap runs only on an empty database")]
     AlreadyBootstrapped,
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Decides `req` against `state`.
@@ -55,6 +60,7 @@ pub fn decide(state: &State, req: &Request) -> Result<Decision, Rejection> {
         } => bootstrap(state, admin_password_hash),
         Command::CreateDomain { name, parent } => {
             let parent = domain_or_global(state, caller, parent.as_ref())?;
+            may_change_domain(state, caller, parent)?;
             unique(state, Kind::Domain, parent, name)?;
             let id = DomainId(state.last_ids.domain + 1);
             let parent_path = state.domain_path(parent);
@@ -78,6 +84,7 @@ pub fn decide(state: &State, req: &Request) -> Result<Decision, Rejection> {
             password_hash,
         } => {
             let domain = domain_or_global(state, caller, domain.as_ref())?;
+            may_change_domain(state, caller, domain)?;
             unique(state, Kind::User, domain, name)?;
             let id = UserId(state.last_ids.user + 1);
             let path = state.domain_path(domain);
@@ -107,6 +114,7 @@ pub fn decide(state: &State, req: &Request) -> Result<Decision, Rejection> {
             email,
         } => {
             let domain = domain_or_global(state, caller, domain.as_ref())?;
+            may_change_domain(state, caller, domain)?;
             unique(state, Kind::Group, domain, name)?;
             let id = GroupId(state.last_ids.group + 1);
             let path = state.domain_path(domain);
@@ -134,6 +142,7 @@ pub fn decide(state: &State, req: &Request) -> Result<Decision, Rejection> {
             let u = state
                 .user(id)
                 .ok_or(ResolveError::IdNotFound(Kind::User, id.0))?;
+            may_change_domain(state, caller, u.domain)?;
             if state.is_admin(id) && admin_count(state) == 1 {
                 return Err(Rejection::LastAdministrator);
             }
@@ -156,6 +165,7 @@ pub fn decide(state: &State, req: &Request) -> Result<Decision, Rejection> {
             let g = state
                 .group(id)
                 .ok_or(ResolveError::IdNotFound(Kind::Group, id.0))?;
+            may_change_domain(state, caller, g.domain)?;
             if id == EVERYONE || id == ADMINISTRATORS {
                 return Err(Rejection::BuiltIn(g.name.to_string()));
             }
@@ -175,7 +185,182 @@ pub fn decide(state: &State, req: &Request) -> Result<Decision, Rejection> {
         }
         Command::Assign { user, group } => membership(state, caller, user, group, true),
         Command::Unassign { user, group } => membership(state, caller, user, group, false),
+        Command::SetGrant {
+            group,
+            object,
+            flags,
+        } => grant(state, caller, group, object, *flags),
+        Command::RevokeGrant { group, object } => {
+            grant(state, caller, group, object, Flags::default())
+        }
+        Command::ImportGroup { group, members } => import_group(state, caller, group, members),
     }
+}
+
+/// May `caller` change `object`? The system may; users need `update` on it
+/// (Administrators have it everywhere).
+fn may_change(state: &State, caller: Option<UserId>, object: &ObjectRef) -> Result<(), Rejection> {
+    match caller {
+        None => Ok(()),
+        Some(u) if access::allows(state, u, object, Permission::Update) => Ok(()),
+        Some(_) => Err(Rejection::PermissionDenied),
+    }
+}
+
+/// Creating or deleting something in `domain` needs `update` on the domain.
+fn may_change_domain(
+    state: &State,
+    caller: Option<UserId>,
+    domain: DomainId,
+) -> Result<(), Rejection> {
+    within_reach(state, caller, domain)?;
+    may_change(
+        state,
+        caller,
+        &ObjectRef::domain(&state.domain_path(domain)),
+    )
+}
+
+/// Ids resolve anywhere, but a non-administrator may only write to objects in
+/// the domains it can see (its home domain, parents and subdomains).
+fn within_reach(state: &State, caller: Option<UserId>, domain: DomainId) -> Result<(), Rejection> {
+    match caller {
+        Some(u) if !state.is_admin(u) && !state.can_see(state.home_of(caller), domain) => {
+            Err(Rejection::PermissionDenied)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Sets (or, with empty flags, revokes) a group's setting on an object.
+fn grant(
+    state: &State,
+    caller: Option<UserId>,
+    group: &Ident,
+    object: &ObjectRef,
+    flags: Flags,
+) -> Result<Decision, Rejection> {
+    let group_id = state.resolve_group(caller, group)?;
+    let g = state
+        .group(group_id)
+        .ok_or(ResolveError::IdNotFound(Kind::Group, group_id.0))?;
+    // The object's domain (or, for a group, the group itself) must exist, so
+    // a typo cannot leave a grant on nothing.
+    match object.object_type() {
+        "group" => {
+            state.resolve_group(caller, &Ident::parse(Kind::Group, object.qualified_name()))?;
+        }
+        "domain" => {
+            state.resolve_domain(caller, &Ident::parse_domain(object.qualified_name()))?;
+        }
+        _ => {
+            let parent = object.parent_domain().unwrap_or_default();
+            state.resolve_domain(caller, &Ident::parse_domain(parent))?;
+        }
+    }
+    may_change(state, caller, object)?;
+    let current = state
+        .grants_on(object.as_str())
+        .and_then(|row| row.get(&group_id))
+        .copied();
+    let group_name = state.group_qualified(g);
+    let event = match (current, flags.is_empty()) {
+        (None, true) => None,
+        (Some(_), true) => Some(Event::AccessRevoked(AccessRevoked {
+            group_id,
+            group: group_name,
+            object: object.clone(),
+        })),
+        (Some(c), false) if c == flags => None,
+        (_, false) => Some(Event::AccessGranted(AccessGranted {
+            group_id,
+            group: group_name,
+            object: object.clone(),
+            view: flags.view,
+            update: flags.update,
+            read: flags.read,
+            write: flags.write,
+        })),
+    };
+    Ok(Decision {
+        outcome: Outcome::Grant {
+            group: group_id,
+            changed: event.is_some(),
+        },
+        events: event.into_iter().collect(),
+        credentials: None,
+    })
+}
+
+/// Creates a group with its members, or adds the missing members to it.
+fn import_group(
+    state: &State,
+    caller: Option<UserId>,
+    group: &Ident,
+    members: &[Ident],
+) -> Result<Decision, Rejection> {
+    let mut events = Vec::new();
+    let (group_id, group_name, created) = match state.resolve_group(caller, group) {
+        Ok(id) => {
+            let g = state
+                .group(id)
+                .ok_or(ResolveError::IdNotFound(Kind::Group, id.0))?;
+            if id == EVERYONE {
+                return Err(Rejection::EveryoneIsImplicit);
+            }
+            within_reach(state, caller, g.domain)?;
+            may_change(state, caller, &ObjectRef::group(&state.group_qualified(g)))?;
+            (id, state.group_qualified(g), false)
+        }
+        Err(ResolveError::NotFound(..)) => {
+            // Only a qualified name says which domain a new group belongs in.
+            let Ident::Qualified { domain: path, name } = group else {
+                return Err(ResolveError::NotFound(Kind::Group, group.to_string()).into());
+            };
+            let domain = state.resolve_domain(caller, &Ident::parse_domain(&path.to_string()))?;
+            let name =
+                Name::parse(Kind::Group, name).map_err(|e| Rejection::Invalid(e.to_string()))?;
+            may_change_domain(state, caller, domain)?;
+            let id = GroupId(state.last_ids.group + 1);
+            let path = state.domain_path(domain);
+            events.push(Event::GroupCreated(GroupCreated {
+                group_id: id,
+                name: name.clone(),
+                domain_id: domain,
+                domain: path.clone(),
+                summary: None,
+                email: None,
+            }));
+            (id, format!("{path}.{name}"), true)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for member in members {
+        let user_id = state.resolve_user(caller, member)?;
+        let u = state
+            .user(user_id)
+            .ok_or(ResolveError::IdNotFound(Kind::User, user_id.0))?;
+        within_reach(state, caller, u.domain)?;
+        if seen.insert(user_id) && (created || !state.is_member(user_id, group_id)) {
+            events.push(Event::UserAssigned(Membership {
+                group_id,
+                group: group_name.clone(),
+                user_id,
+                user: state.user_qualified(u),
+            }));
+        }
+    }
+    let added = events.len() - usize::from(created);
+    Ok(Decision {
+        events,
+        outcome: Outcome::Imported {
+            group: group_id,
+            created,
+            added,
+        },
+        credentials: None,
+    })
 }
 
 fn membership(
@@ -190,6 +375,11 @@ fn membership(
     let group_id = state.resolve_group(caller, group)?;
     if group_id == EVERYONE {
         return Err(Rejection::EveryoneIsImplicit);
+    }
+    if let (Some(u), Some(g)) = (state.user(user_id), state.group(group_id)) {
+        within_reach(state, caller, u.domain)?;
+        within_reach(state, caller, g.domain)?;
+        may_change(state, caller, &ObjectRef::group(&state.group_qualified(g)))?;
     }
     let is_member = state.is_member(user_id, group_id);
     let outcome = Outcome::Membership {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::domain::{DomainId, GroupId, Name, UserId};
+use crate::domain::{DomainId, Flags, GroupId, Name, ObjectRef, UserId};
 
 /// The stream an event belongs to: the object whose history it is part of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,6 +95,44 @@ pub struct Membership {
     pub user: String,
 }
 
+/// The payload of `AccessGranted`: the group's whole setting on the object
+/// from now on (flags left out are unset, i.e. inherited).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessGranted {
+    pub group_id: GroupId,
+    pub group: String,
+    pub object: ObjectRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<bool>,
+}
+
+impl AccessGranted {
+    pub fn flags(&self) -> Flags {
+        Flags {
+            view: self.view,
+            update: self.update,
+            read: self.read,
+            write: self.write,
+        }
+    }
+}
+
+/// The payload of `AccessRevoked`: the group no longer has any setting on the object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRevoked {
+    pub group_id: GroupId,
+    pub group: String,
+    pub object: ObjectRef,
+}
+
 /// Everything that can happen to rollcall's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -105,6 +143,8 @@ pub enum Event {
     GroupDeleted(GroupDeleted),
     UserAssigned(Membership),
     UserUnassigned(Membership),
+    AccessGranted(AccessGranted),
+    AccessRevoked(AccessRevoked),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +166,8 @@ impl Event {
             Event::GroupDeleted(_) => "GroupDeleted",
             Event::UserAssigned(_) => "UserAssigned",
             Event::UserUnassigned(_) => "UserUnassigned",
+            Event::AccessGranted(_) => "AccessGranted",
+            Event::AccessRevoked(_) => "AccessRevoked",
         }
     }
 
@@ -143,6 +185,8 @@ impl Event {
             Event::GroupCreated(e) => Stream::Group(e.group_id),
             Event::GroupDeleted(e) => Stream::Group(e.group_id),
             Event::UserAssigned(e) | Event::UserUnassigned(e) => Stream::Group(e.group_id),
+            Event::AccessGranted(e) => Stream::Group(e.group_id),
+            Event::AccessRevoked(e) => Stream::Group(e.group_id),
         }
     }
 
@@ -155,6 +199,8 @@ impl Event {
             Event::UserDeleted(e) => serde_json::to_string(e),
             Event::GroupDeleted(e) => serde_json::to_string(e),
             Event::UserAssigned(e) | Event::UserUnassigned(e) => serde_json::to_string(e),
+            Event::AccessGranted(e) => serde_json::to_string(e),
+            Event::AccessRevoked(e) => serde_json::to_string(e),
         };
         // Serializing these plain structs (strings, integers, options) cannot fail.
         encoded.unwrap_or_else(|e| unreachable!("event payloads always serialize: {e}"))
@@ -172,6 +218,8 @@ impl Event {
             ("GroupDeleted", 1) => Event::GroupDeleted(p(event_type, data)?),
             ("UserAssigned", 1) => Event::UserAssigned(p(event_type, data)?),
             ("UserUnassigned", 1) => Event::UserUnassigned(p(event_type, data)?),
+            ("AccessGranted", 1) => Event::AccessGranted(p(event_type, data)?),
+            ("AccessRevoked", 1) => Event::AccessRevoked(p(event_type, data)?),
             _ => return Err(DecodeError::UnknownType(event_type.to_owned(), version)),
         })
     }

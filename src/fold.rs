@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::{GroupId, UserId};
+use crate::domain::{Flags, GroupId, ObjectRef, UserId};
 use crate::events::{Event, Recorded};
 use crate::state::{Domain, Group, Head, State, User};
 
@@ -37,6 +37,15 @@ pub enum Change {
         group: GroupId,
         user: UserId,
         at: Stamp,
+    },
+    PutGrant {
+        object: Arc<str>,
+        group: GroupId,
+        flags: Flags,
+    },
+    DropGrant {
+        object: Arc<str>,
+        group: GroupId,
     },
     Head(Head),
 }
@@ -129,8 +138,28 @@ pub fn changes(state: &State, rec: &Recorded) -> Vec<Change> {
                     at: at.clone(),
                 });
             }
+            // Its grants go with it, both those it held and those on it, so a
+            // later group of the same name starts with nothing.
+            for object in state.grants_of(e.group_id) {
+                out.push(Change::DropGrant {
+                    object: object.clone(),
+                    group: e.group_id,
+                });
+            }
+            let on_it = ObjectRef::group(&format!("{}.{}", e.domain, e.name));
+            if let Some(row) = state.grants_on(on_it.as_str()) {
+                for group in row.keys() {
+                    if *group != e.group_id {
+                        out.push(Change::DropGrant {
+                            object: on_it.key().clone(),
+                            group: *group,
+                        });
+                    }
+                }
+            }
             out.push(Change::DropGroup(e.group_id));
         }
+        Event::AccessGranted(_) | Event::AccessRevoked(_) => {}
         Event::UserAssigned(m) | Event::UserUnassigned(m) => {
             // decide never emits a membership event naming a missing user or
             // group; should a log hold one anyway, folding it changes nothing
@@ -148,9 +177,41 @@ pub fn changes(state: &State, rec: &Recorded) -> Vec<Change> {
             }
         }
     }
+    if let Event::AccessGranted(_) | Event::AccessRevoked(_) = &rec.event {
+        grant_changes(state, &rec.event, version, &mut out);
+    }
     out.push(Change::Head(Head {
         seq: rec.seq,
         hash: rec.hash.clone(),
     }));
     out
+}
+
+fn grant_changes(state: &State, event: &Event, version: i64, out: &mut Vec<Change>) {
+    let (group_id, change) = match event {
+        Event::AccessGranted(e) => (
+            e.group_id,
+            Change::PutGrant {
+                object: e.object.key().clone(),
+                group: e.group_id,
+                flags: e.flags(),
+            },
+        ),
+        Event::AccessRevoked(e) => (
+            e.group_id,
+            Change::DropGrant {
+                object: e.object.key().clone(),
+                group: e.group_id,
+            },
+        ),
+        _ => return,
+    };
+    // As with memberships: a grant to a group that is gone changes nothing.
+    if let Some(g) = state.group(group_id) {
+        out.push(Change::PutGroup(Arc::new(Group {
+            version,
+            ..(**g).clone()
+        })));
+        out.push(change);
+    }
 }

@@ -19,6 +19,7 @@
 //! - [`domain`] holds the newtypes that parse (names, identifiers, ids);
 //!   [`events`] the vocabulary of the log; [`auth`] passwords and sessions.
 
+pub mod access;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -162,9 +162,7 @@ pub fn group_members(
         )
     };
     let members = if GroupId(group.id) == EVERYONE {
-        let all = state.users_sorted();
-        let start = after.map_or(0, |a| all.partition_point(|u| u.id <= a));
-        views(&mut all[start..].iter().map(|u| u.id))
+        views(&mut state.users_after(after).map(|u| u.id))
     } else {
         views(&mut state.members_after(GroupId(group.id), after))
     };
@@ -212,4 +210,125 @@ mod tests {
         let p = page((1..=2).map(|i| (i, i)), 2);
         assert_eq!(p.next_cursor, None);
     }
+}
+
+/// Can `caller` see objects in `domain` when listing? Administrators see all;
+/// others see their home domain, its parents and its subdomains.
+fn visible(state: &State, caller: Option<UserId>, domain: crate::domain::DomainId) -> bool {
+    match caller {
+        Some(u) if !state.is_admin(u) => state.can_see(state.home_of(caller), domain),
+        _ => true,
+    }
+}
+
+/// Users the caller can see, in id order.
+pub fn users(state: &State, caller: Option<UserId>, req: PageRequest) -> Page<UserView> {
+    let items = state
+        .users_after(req.after.map(UserId))
+        .filter(|u| visible(state, caller, u.domain))
+        .map(|u| (u.id.0, user_view(state, u)));
+    page(items, req.limit)
+}
+
+/// Groups the caller can see, in id order.
+pub fn groups(state: &State, caller: Option<UserId>, req: PageRequest) -> Page<GroupView> {
+    let items = state
+        .groups_after(req.after.map(GroupId))
+        .filter(|g| visible(state, caller, g.domain))
+        .map(|g| (g.id.0, group_view(state, g)));
+    page(items, req.limit)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DomainView {
+    pub id: i64,
+    pub name: String,
+    /// The parent's qualified name; absent for the root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    pub qualified_name: String,
+}
+
+pub fn domain_view(state: &State, d: &crate::state::Domain) -> DomainView {
+    DomainView {
+        id: d.id.0,
+        name: d.name.to_string(),
+        domain: d.parent.map(|p| state.domain_path(p)),
+        qualified_name: state.domain_path(d.id),
+    }
+}
+
+/// Domains the caller can see, in id order.
+pub fn domains(state: &State, caller: Option<UserId>) -> Vec<DomainView> {
+    state
+        .domains_after(None)
+        .filter(|d| visible(state, caller, d.id))
+        .map(|d| domain_view(state, d))
+        .collect()
+}
+
+pub fn domain(
+    state: &State,
+    caller: Option<UserId>,
+    ident: &Ident,
+) -> Result<DomainView, QueryError> {
+    let id = state.resolve_domain(caller, ident)?;
+    let d = state
+        .domain(id)
+        .ok_or(ResolveError::IdNotFound(Kind::Domain, id.0))?;
+    Ok(domain_view(state, d))
+}
+
+/// One grant row, as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GrantView {
+    pub group: String,
+    pub object: String,
+    pub view: Option<bool>,
+    pub update: Option<bool>,
+    pub read: Option<bool>,
+    pub write: Option<bool>,
+}
+
+fn grant_view(state: &State, object: &str, group: GroupId, f: &crate::domain::Flags) -> GrantView {
+    GrantView {
+        group: state
+            .group(group)
+            .map_or_else(|| group.to_string(), |g| state.group_qualified(g)),
+        object: object.to_owned(),
+        view: f.view,
+        update: f.update,
+        read: f.read,
+        write: f.write,
+    }
+}
+
+/// Every group's setting on one object, in group-id order.
+pub fn grants_on(state: &State, object: &crate::domain::ObjectRef) -> Vec<GrantView> {
+    let mut rows: Vec<GrantView> = Vec::new();
+    if let Some(row) = state.grants_on(object.as_str()) {
+        let mut ids: Vec<(&GroupId, &crate::domain::Flags)> = row.iter().collect();
+        ids.sort_by_key(|(g, _)| **g);
+        rows = ids
+            .into_iter()
+            .map(|(g, f)| grant_view(state, object.as_str(), *g, f))
+            .collect();
+    }
+    rows
+}
+
+/// Every setting a group holds, in object order.
+pub fn grants_of(
+    state: &State,
+    caller: Option<UserId>,
+    group: &Ident,
+) -> Result<Vec<GrantView>, QueryError> {
+    let id = state.resolve_group(caller, group)?;
+    Ok(state
+        .grants_of(id)
+        .filter_map(|o| {
+            let f = state.grants_on(o)?.get(&id)?;
+            Some(grant_view(state, o, id, f))
+        })
+        .collect())
 }

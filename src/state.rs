@@ -5,12 +5,12 @@
 //! clone after each commit, and readers hold a consistent snapshot for as long
 //! as they like. Only `fold` changes it, through [`State::apply`].
 
-use imbl::{HashMap, OrdSet};
+use imbl::{HashMap, OrdMap, OrdSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::domain::{
-    DomainId, GroupId, Ident, Kind, Name, UserId, ADMINISTRATORS, EVERYONE, GLOBAL,
+    DomainId, Flags, GroupId, Ident, Kind, Name, UserId, ADMINISTRATORS, EVERYONE, GLOBAL,
 };
 use crate::events::Stream;
 use crate::fold::Change;
@@ -76,17 +76,21 @@ pub enum ResolveError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
     pub head: Head,
-    domains: HashMap<DomainId, Arc<Domain>>,
+    domains: OrdMap<DomainId, Arc<Domain>>,
     domain_children: HashMap<(DomainId, Name), DomainId>,
     domains_by_name: HashMap<Name, Vec<DomainId>>,
-    users: HashMap<UserId, Arc<User>>,
+    users: OrdMap<UserId, Arc<User>>,
     users_by_name: HashMap<Name, Vec<UserId>>,
-    groups: HashMap<GroupId, Arc<Group>>,
+    groups: OrdMap<GroupId, Arc<Group>>,
     groups_by_name: HashMap<Name, Vec<GroupId>>,
     /// (group, user): members of a group, in user-id order.
     members: OrdSet<(GroupId, UserId)>,
     /// (user, group): groups of a user, in group-id order.
     memberships: OrdSet<(UserId, GroupId)>,
+    /// Access grants: object key -> group -> flags.
+    grants: HashMap<Arc<str>, HashMap<GroupId, Flags>>,
+    /// (group, object key): the grants a group holds, for listing by group.
+    grants_by_group: OrdSet<(GroupId, Arc<str>)>,
     /// Highest id ever used per kind, so ids of deleted objects are never reused.
     pub last_ids: LastIds,
 }
@@ -144,6 +148,28 @@ impl State {
                 self.members.remove(&(*group, *user));
                 self.memberships.remove(&(*user, *group));
             }
+            Change::PutGrant {
+                object,
+                group,
+                flags,
+            } => {
+                let mut row = self.grants.get(object).cloned().unwrap_or_default();
+                row.insert(*group, *flags);
+                self.grants.insert(object.clone(), row);
+                self.grants_by_group.insert((*group, object.clone()));
+            }
+            Change::DropGrant { object, group } => {
+                if let Some(row) = self.grants.get(object) {
+                    let mut row = row.clone();
+                    row.remove(group);
+                    if row.is_empty() {
+                        self.grants.remove(object);
+                    } else {
+                        self.grants.insert(object.clone(), row);
+                    }
+                }
+                self.grants_by_group.remove(&(*group, object.clone()));
+            }
             Change::Head(head) => self.head = head.clone(),
         }
     }
@@ -172,15 +198,37 @@ impl State {
         self.members.len()
     }
 
-    /// Every domain, user and group, in id order (for listings and comparisons).
-    pub fn domains_sorted(&self) -> Vec<Arc<Domain>> {
-        sorted_values(&self.domains, |d| d.id)
+    /// Domains, users and groups with ids greater than `after`, in id order.
+    pub fn domains_after(
+        &self,
+        after: Option<DomainId>,
+    ) -> impl Iterator<Item = &Arc<Domain>> + '_ {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.domains
+            .range((start, Bound::Unbounded))
+            .map(|(_, d)| d)
     }
-    pub fn users_sorted(&self) -> Vec<Arc<User>> {
-        sorted_values(&self.users, |u| u.id)
+    pub fn users_after(&self, after: Option<UserId>) -> impl Iterator<Item = &Arc<User>> + '_ {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.users.range((start, Bound::Unbounded)).map(|(_, u)| u)
     }
-    pub fn groups_sorted(&self) -> Vec<Arc<Group>> {
-        sorted_values(&self.groups, |g| g.id)
+    pub fn groups_after(&self, after: Option<GroupId>) -> impl Iterator<Item = &Arc<Group>> + '_ {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.groups.range((start, Bound::Unbounded)).map(|(_, g)| g)
+    }
+
+    /// The settings every group has on the object with this key.
+    pub fn grants_on(&self, object: &str) -> Option<&HashMap<GroupId, Flags>> {
+        self.grants.get(object)
+    }
+
+    /// The object keys `group` holds a setting on, in key order.
+    pub fn grants_of(&self, group: GroupId) -> impl Iterator<Item = &Arc<str>> + '_ {
+        let lo: Arc<str> = Arc::from("");
+        self.grants_by_group
+            .range((Bound::Included((group, lo)), Bound::Unbounded))
+            .take_while(move |(g, _)| *g == group)
+            .map(|(_, o)| o)
     }
 
     /// Explicit membership (Everyone is implicit and never stored).
@@ -463,13 +511,4 @@ fn remove_id<Id: Clone + PartialEq>(index: &mut HashMap<Name, Vec<Id>>, name: &N
             index.insert(name.clone(), rest);
         }
     }
-}
-
-fn sorted_values<K: Clone + std::hash::Hash + Eq, V: Clone, O: Ord>(
-    map: &HashMap<K, Arc<V>>,
-    key: impl Fn(&V) -> O,
-) -> Vec<Arc<V>> {
-    let mut v: Vec<Arc<V>> = map.values().cloned().collect();
-    v.sort_by_key(|x| key(x));
-    v
 }

@@ -9,7 +9,7 @@
 use rusqlite::{params, Connection};
 use std::sync::Arc;
 
-use crate::domain::{DomainId, GroupId, Name, UserId};
+use crate::domain::{DomainId, Flags, GroupId, Name, UserId};
 use crate::fold::{Change, Sink};
 use crate::state::{Domain, Group, Head, LastIds, State, User};
 
@@ -164,6 +164,21 @@ impl Sink for SqlSink<'_> {
                 self.touch("group", group.0)?;
                 self.touch("user", user.0)?;
             }
+            Change::PutGrant {
+                object,
+                group,
+                flags,
+            } => {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO view_grants (object, group_id, \"view\", \"update\", \"read\", \"write\")
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![&**object, group.0, flags.view, flags.update, flags.read, flags.write])?;
+            }
+            Change::DropGrant { object, group } => {
+                c.prepare_cached("DELETE FROM view_grants WHERE object = ?1 AND group_id = ?2")?
+                    .execute(params![&**object, group.0])?;
+            }
             // The checkpoint is written once per transaction by `save_checkpoint`.
             Change::Head(_) => {}
         }
@@ -191,8 +206,9 @@ pub fn save_checkpoint(conn: &Connection, state: &State) -> rusqlite::Result<()>
 pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "DELETE FROM view_domains; DELETE FROM view_users; DELETE FROM view_groups;
-         DELETE FROM view_memberships; DELETE FROM view_membership_intervals;
-         DELETE FROM view_directory; DELETE FROM view_history;",
+         DELETE FROM view_memberships; DELETE FROM view_grants;
+         DELETE FROM view_membership_intervals; DELETE FROM view_directory;
+         DELETE FROM view_history;",
     )?;
     save_checkpoint(conn, &State::default())
 }
@@ -254,6 +270,22 @@ pub fn load(conn: &Connection) -> rusqlite::Result<State> {
                 seq: r.get(2)?,
                 occurred_at: String::new(),
                 actor: None,
+            },
+        });
+    }
+    let mut stmt = conn.prepare(
+        "SELECT object, group_id, \"view\", \"update\", \"read\", \"write\" FROM view_grants",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        state.apply(&Change::PutGrant {
+            object: Arc::from(r.get::<_, String>(0)?),
+            group: GroupId(r.get(1)?),
+            flags: Flags {
+                view: r.get(2)?,
+                update: r.get(3)?,
+                read: r.get(4)?,
+                write: r.get(5)?,
             },
         });
     }

@@ -280,3 +280,234 @@ fn folding_a_group_deletion_ends_its_memberships() {
     assert!(!g.state.is_member(UserId(2), GroupId(3)));
     assert_eq!(g.state.groups_of_after(UserId(2), None).count(), 0);
 }
+
+// ---- the access model -------------------------------------------------------------
+
+mod access_model {
+    use super::*;
+    use rollcall::access::{allows, check};
+    use rollcall::domain::{ObjectRef, Permission};
+    use rollcall::events::{AccessGranted, DomainCreated};
+
+    fn grant(group: i64, gname: &str, object: &str, flags: [Option<bool>; 4]) -> Event {
+        Event::AccessGranted(AccessGranted {
+            group_id: GroupId(group),
+            group: format!("GLOBAL.{gname}"),
+            object: ObjectRef::parse(object).expect("object"),
+            view: flags[0],
+            update: flags[1],
+            read: flags[2],
+            write: flags[3],
+        })
+    }
+
+    const W: fn(Option<bool>) -> [Option<bool>; 4] = |w| [None, None, None, w];
+
+    /// alice (user 2) is in Devs (group 3) and Ops (group 4); domain
+    /// GLOBAL.Eng (2) holds environment Prod.
+    fn world(extra: Vec<Event>) -> Given {
+        let mut events = vec![
+            Event::DomainCreated(DomainCreated {
+                domain_id: DomainId(2),
+                name: name(Kind::Domain, "Eng"),
+                parent_id: Some(DomainId(1)),
+                qualified_name: "GLOBAL.Eng".into(),
+            }),
+            user_created(2, "alice", 1, "GLOBAL"),
+            group_created(3, "Devs"),
+            group_created(4, "Ops"),
+            Event::UserAssigned(membership(2, "alice", 3, "Devs")),
+            Event::UserAssigned(membership(2, "alice", 4, "Ops")),
+        ];
+        events.extend(extra);
+        given(events)
+    }
+
+    const PROD: &str = "environment:GLOBAL.Eng.Prod";
+
+    #[test]
+    fn inheritance_takes_the_objects_own_setting_else_the_nearest_domain() {
+        let y = Some(true);
+        let n = Some(false);
+        // (grants, expected "may alice write to Prod")
+        let table: Vec<(Vec<Event>, bool)> = vec![
+            (vec![], false),
+            (vec![grant(3, "Devs", PROD, W(y))], true),
+            (vec![grant(3, "Devs", "domain:GLOBAL.Eng", W(y))], true),
+            (vec![grant(3, "Devs", "domain:GLOBAL", W(y))], true),
+            // The object's own deny beats the domain's allow for the same group.
+            (
+                vec![
+                    grant(3, "Devs", "domain:GLOBAL.Eng", W(y)),
+                    grant(3, "Devs", PROD, W(n)),
+                ],
+                false,
+            ),
+            // The nearest domain wins over the root.
+            (
+                vec![
+                    grant(3, "Devs", "domain:GLOBAL", W(y)),
+                    grant(3, "Devs", "domain:GLOBAL.Eng", W(n)),
+                ],
+                false,
+            ),
+            (
+                vec![
+                    grant(3, "Devs", "domain:GLOBAL", W(n)),
+                    grant(3, "Devs", "domain:GLOBAL.Eng", W(y)),
+                ],
+                true,
+            ),
+            // A setting on the object that leaves write unset inherits write from the domain.
+            (
+                vec![
+                    grant(3, "Devs", "domain:GLOBAL.Eng", W(y)),
+                    grant(3, "Devs", PROD, [Some(true), None, None, None]),
+                ],
+                true,
+            ),
+            // Everyone counts for every user.
+            (vec![grant(1, "Everyone", PROD, W(y))], true),
+            // A sibling object's grant does not apply.
+            (
+                vec![grant(3, "Devs", "environment:GLOBAL.Eng.Test", W(y))],
+                false,
+            ),
+        ];
+        for (i, (grants, expected)) in table.into_iter().enumerate() {
+            let g = world(grants);
+            let prod = ObjectRef::parse(PROD).expect("object");
+            assert_eq!(
+                allows(&g.state, UserId(2), &prod, Permission::Write),
+                expected,
+                "row {i}"
+            );
+            assert_eq!(
+                check(&g.state, UserId(2), &prod, Permission::Write).allowed,
+                expected,
+                "row {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn allow_wins_across_groups() {
+        let y = Some(true);
+        let n = Some(false);
+        let table: Vec<(Vec<Event>, bool)> = vec![
+            (
+                vec![grant(3, "Devs", PROD, W(y)), grant(4, "Ops", PROD, W(n))],
+                true,
+            ),
+            (
+                vec![grant(3, "Devs", PROD, W(n)), grant(4, "Ops", PROD, W(n))],
+                false,
+            ),
+            (
+                vec![
+                    grant(3, "Devs", PROD, W(n)),
+                    grant(4, "Ops", "domain:GLOBAL", W(y)),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    grant(1, "Everyone", PROD, W(n)),
+                    grant(4, "Ops", PROD, W(y)),
+                ],
+                true,
+            ),
+        ];
+        for (i, (grants, expected)) in table.into_iter().enumerate() {
+            let g = world(grants);
+            let prod = ObjectRef::parse(PROD).expect("object");
+            assert_eq!(
+                allows(&g.state, UserId(2), &prod, Permission::Write),
+                expected,
+                "row {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_verdict_names_each_group_that_allowed_and_where() {
+        let g = world(vec![
+            grant(3, "Devs", "domain:GLOBAL.Eng", W(Some(true))),
+            grant(4, "Ops", PROD, W(Some(true))),
+        ]);
+        let v = check(
+            &g.state,
+            UserId(2),
+            &ObjectRef::parse(PROD).expect("object"),
+            Permission::Write,
+        );
+        let via: Vec<(String, String)> = v.via.into_iter().map(|v| (v.group, v.on)).collect();
+        assert_eq!(
+            via,
+            vec![
+                ("GLOBAL.Devs".to_owned(), "domain:GLOBAL.Eng".to_owned()),
+                ("GLOBAL.Ops".to_owned(), PROD.to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn administrators_may_do_everything_and_a_fresh_database_grants_nothing() {
+        let g = world(vec![]);
+        let prod = ObjectRef::parse(PROD).expect("object");
+        for p in Permission::ALL {
+            assert!(allows(&g.state, UserId(1), &prod, p), "admin {p}");
+            assert!(!allows(&g.state, UserId(2), &prod, p), "alice {p}");
+        }
+    }
+
+    #[test]
+    fn writes_need_update_on_the_target() {
+        let g = world(vec![]);
+        let as_alice = |command: Command| {
+            decide(
+                &g.state,
+                &Request {
+                    caller: Some(UserId(2)),
+                    request_id: None,
+                    reason: None,
+                    command,
+                },
+            )
+        };
+        assert_eq!(
+            as_alice(assign("alice", "Devs")).err(),
+            Some(Rejection::PermissionDenied)
+        );
+        let g = world(vec![grant(
+            3,
+            "Devs",
+            "group:GLOBAL.Devs",
+            [None, Some(true), None, None],
+        )]);
+        let d = decide(
+            &g.state,
+            &Request {
+                caller: Some(UserId(2)),
+                request_id: None,
+                reason: None,
+                command: unassign("alice", "Devs"),
+            },
+        );
+        assert!(d.is_ok(), "update on the group lets alice manage it: {d:?}");
+        let d = decide(
+            &g.state,
+            &Request {
+                caller: Some(UserId(2)),
+                request_id: None,
+                reason: None,
+                command: unassign("alice", "Ops"),
+            },
+        );
+        assert_eq!(
+            d.err(),
+            Some(Rejection::PermissionDenied),
+            "but not another group"
+        );
+    }
+}

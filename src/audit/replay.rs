@@ -56,16 +56,14 @@ pub struct Membership {
 pub fn membership(state: &State) -> Membership {
     let users: Vec<String> = {
         let mut v: Vec<String> = state
-            .users_sorted()
-            .iter()
+            .users_after(None)
             .map(|u| state.user_qualified(u))
             .collect();
         v.sort();
         v
     };
     let groups = state
-        .groups_sorted()
-        .iter()
+        .groups_after(None)
         .filter(|g| g.id != EVERYONE)
         .map(|g| (state.group_qualified(g), members_of(state, g.id)))
         .collect();
@@ -102,8 +100,7 @@ pub fn answer(
             let g = state.group(id).context("resolved group is missing")?;
             let members = if id == EVERYONE {
                 let mut v: Vec<String> = state
-                    .users_sorted()
-                    .iter()
+                    .users_after(None)
                     .map(|u| state.user_qualified(u))
                     .collect();
                 v.sort();

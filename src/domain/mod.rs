@@ -5,9 +5,11 @@
 
 mod ident;
 mod name;
+mod object;
 
 pub use ident::{DomainPath, Ident};
 pub use name::{Name, NameError};
+pub use object::{Flags, ObjectError, ObjectRef, Permission};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -12,12 +12,13 @@ use axum::{Json, Router};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 
-use super::extract::{authenticate, token_of, RequestId};
+use super::extract::{authenticate, token_of, Caller, RequestId};
 use super::session::{self, LoginError};
 use super::AppState;
-use crate::commands::{Command, Request};
-use crate::domain::{Ident, Kind, UserId};
-use crate::writer::CommandError;
+use crate::commands::{Command, Outcome as Done};
+use crate::domain::{Ident, Kind, Name, UserId};
+use crate::queries::{self, PageRequest, MAX_LIMIT};
+use crate::state::State as Snapshot;
 
 const PREFIX: &str = "/dmadminweb/API/";
 
@@ -111,7 +112,7 @@ async fn handle(
 ) -> Response {
     let params = Params::parse(&method, &uri, &headers, &body);
     let request_id = RequestId::from_headers(&headers);
-    let outcome = dispatch(&app, &uri, &headers, &params, request_id).await;
+    let outcome = dispatch(&app, &uri, &headers, &params, &body, request_id).await;
     // Login hands out the session cookie and logout clears it, as the
     // original did; everything else leaves cookies alone.
     let cookie = match (&outcome, segments(uri.path()).ok().as_deref()) {
@@ -130,6 +131,7 @@ async fn dispatch(
     uri: &Uri,
     headers: &HeaderMap,
     params: &Params,
+    body: &Bytes,
     request_id: RequestId,
 ) -> Outcome {
     let segs = segments(uri.path())?;
@@ -143,10 +145,28 @@ async fn dispatch(
         _ => {
             let caller =
                 authenticate(app, headers).ok_or_else(|| Failure("Login failed".into()))?;
-            match op {
-                "assign" | "unassign" => {
+            let state = app.read.snapshot();
+            let me = Some(caller);
+            match (op, segs.len()) {
+                ("assign" | "unassign", _) => {
                     membership(app, caller, op, &segs, params, request_id).await
                 }
+                ("user", 2) => {
+                    let u = queries::user(&state, me, &Ident::parse(Kind::User, &segs[1]))?;
+                    result(json!({"id": u.id, "name": u.name, "domain": u.domain}))
+                }
+                ("domain", 2) => result(json!(queries::domain(
+                    &state,
+                    me,
+                    &Ident::parse_domain(&segs[1])
+                )?)),
+                ("list", 2) => list(&state, me, &segs[1]),
+                ("new", 3) => create(app, caller, &segs, params, request_id).await,
+                ("del", 3) => delete(app, caller, &segs, params, request_id).await,
+                ("import", 1) => import(app, caller, body, params, request_id).await,
+                ("user" | "domain" | "list" | "new" | "del" | "import", n) => Err(Failure(
+                    format!("Path contains wrong number of elements ({n})"),
+                )),
                 _ => Err(Failure(format!("Unknown API call \"{op}\""))),
             }
         }
@@ -207,16 +227,201 @@ async fn execute(
     params: &Params,
     request_id: RequestId,
 ) -> Result<crate::commands::Applied, Failure> {
-    let reason = super::v1::checked_reason(params.get("reason").map(str::to_owned))
-        .map_err(Failure::from)?;
-    let req = Request {
-        caller: Some(caller),
-        request_id: Some(request_id.0),
-        reason,
-        command,
+    let reason = params.get("reason").map(str::to_owned);
+    Ok(super::v1::execute(app, Caller(caller), request_id, reason, command).await?)
+}
+
+fn result(value: Value) -> Outcome {
+    let mut out = Map::new();
+    out.insert("result".into(), value);
+    Ok(out)
+}
+
+/// `list/users`, `list/groups`, `list/domains`: everything the caller can see.
+fn list(state: &Snapshot, me: Option<UserId>, what: &str) -> Outcome {
+    let mut out = Map::new();
+    match what {
+        "users" => {
+            let users: Vec<Value> = all_pages(|req| queries::users(state, me, req))
+                .into_iter()
+                .map(|u| {
+                    let groups: Vec<String> = state
+                        .groups_of_after(UserId(u.id), None)
+                        .filter_map(|g| state.group(g).map(|g| g.name.to_string()))
+                        .collect();
+                    json!({"name": u.name, "domain": u.domain, "realname": u.realname,
+                           "email": u.email, "groups": groups})
+                })
+                .collect();
+            out.insert("users".into(), Value::Array(users));
+        }
+        "groups" => {
+            let groups: Vec<Value> = all_pages(|req| queries::groups(state, me, req))
+                .into_iter()
+                .map(|g| json!({"name": g.name, "domain": g.domain, "summary": g.summary, "email": g.email}))
+                .collect();
+            out.insert("groups".into(), Value::Array(groups));
+        }
+        "domains" => {
+            out.insert("domains".into(), json!(queries::domains(state, me)));
+        }
+        other => {
+            return Err(Failure(format!(
+                "Invalid object \"{other}\" for \"list\" operation"
+            )))
+        }
+    }
+    Ok(out)
+}
+
+/// The compat lists are unpaginated: walk the pages of the paginated query.
+fn all_pages<T>(mut page: impl FnMut(PageRequest) -> queries::Page<T>) -> Vec<T>
+where
+    T: HasId,
+{
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let p = page(PageRequest {
+            after,
+            limit: MAX_LIMIT,
+        });
+        after = p.items.last().map(HasId::id);
+        out.extend(p.items);
+        if p.next_cursor.is_none() {
+            return out;
+        }
+    }
+}
+
+trait HasId {
+    fn id(&self) -> i64;
+}
+impl HasId for queries::UserView {
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+impl HasId for queries::GroupView {
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// `new/user/{name}?domain=&realname=&email=&pw=` and `new/domain/{name}?domain=`.
+async fn create(
+    app: &AppState,
+    caller: UserId,
+    segs: &[String],
+    params: &Params,
+    rid: RequestId,
+) -> Outcome {
+    let domain = params
+        .get("domain")
+        .filter(|d| !d.is_empty())
+        .map(Ident::parse_domain);
+    let text = |k: &str| {
+        params
+            .get(k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
     };
-    app.writer.execute(req).await.map_err(|e| match e {
-        CommandError::Rejected(r) => Failure(r.to_string()),
-        other => Failure(other.to_string()),
-    })
+    let command = match segs[1].as_str() {
+        "user" => {
+            let password_hash = match params.get("pw").filter(|p| !p.is_empty()) {
+                Some(p) => Some(super::v1::new_password_hash(p.to_owned()).await?),
+                None => None,
+            };
+            Command::CreateUser {
+                name: Name::parse(Kind::User, &segs[2])?,
+                domain,
+                realname: text("realname"),
+                email: text("email"),
+                password_hash,
+            }
+        }
+        "domain" => Command::CreateDomain {
+            name: Name::parse(Kind::Domain, &segs[2])?,
+            parent: domain,
+        },
+        other => {
+            return Err(Failure(format!(
+                "Invalid object \"{other}\" for \"new\" operation"
+            )))
+        }
+    };
+    match execute(app, caller, command, params, rid).await?.outcome {
+        Done::Created(c) => result(json!({"id": c.id, "name": c.name, "domain": c.domain})),
+        _ => ok(),
+    }
+}
+
+/// `del/user/{name}` and `del/group/{name}`.
+async fn delete(
+    app: &AppState,
+    caller: UserId,
+    segs: &[String],
+    params: &Params,
+    rid: RequestId,
+) -> Outcome {
+    let command = match segs[1].as_str() {
+        "user" => Command::DeleteUser {
+            user: Ident::parse(Kind::User, &segs[2]),
+        },
+        "group" => Command::DeleteGroup {
+            group: Ident::parse(Kind::Group, &segs[2]),
+        },
+        other => {
+            return Err(Failure(format!(
+                "Invalid object \"{other}\" for \"del\" operation"
+            )))
+        }
+    };
+    execute(app, caller, command, params, rid)
+        .await
+        .map(|_| Map::new())
+}
+
+#[derive(serde::Deserialize)]
+struct ImportBody {
+    objtype: String,
+    objname: String,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+/// `POST import` with `{"objtype":"gr","objname":"GLOBAL.X","members":[...]}`:
+/// the group with its members, in one transaction; re-running changes nothing.
+async fn import(
+    app: &AppState,
+    caller: UserId,
+    body: &Bytes,
+    params: &Params,
+    rid: RequestId,
+) -> Outcome {
+    let b: ImportBody =
+        serde_json::from_slice(body).map_err(|e| Failure(format!("Invalid import body: {e}")))?;
+    if b.objtype != "gr" {
+        return Err(Failure(format!(
+            "Invalid objtype \"{}\" for \"import\" operation",
+            b.objtype
+        )));
+    }
+    let command = Command::ImportGroup {
+        group: Ident::parse(Kind::Group, &b.objname),
+        members: b
+            .members
+            .iter()
+            .map(|m| Ident::parse(Kind::User, m))
+            .collect(),
+    };
+    match execute(app, caller, command, params, rid).await?.outcome {
+        Done::Imported {
+            group,
+            created,
+            added,
+        } => result(json!({"id": group.0, "created": created, "added": added})),
+        _ => ok(),
+    }
 }

@@ -99,7 +99,9 @@ impl From<Rejection> for ApiError {
         match r {
             Rejection::Resolve(e) => e.into(),
             Rejection::PermissionDenied => ApiError::Forbidden,
-            Rejection::EveryoneIsImplicit => ApiError::Unprocessable(r.to_string()),
+            Rejection::EveryoneIsImplicit | Rejection::Invalid(_) => {
+                ApiError::Unprocessable(r.to_string())
+            }
             Rejection::Duplicate { .. }
             | Rejection::BuiltIn(_)
             | Rejection::LastAdministrator

@@ -5,8 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use crate::auth::password;
-use crate::commands::{Command, Created, Outcome, Request};
+use crate::commands::{Command, Created, Outcome};
 use crate::domain::{Ident, Kind, Name};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, ApiPath, Caller, RequestId};
@@ -42,10 +41,6 @@ pub struct NewGroup {
     reason: Option<String>,
 }
 
-/// Passwords shorter than this are refused outright.
-const MIN_PASSWORD_CHARS: usize = 8;
-/// Bounds argon2's input and the work an attacker can ask for.
-const MAX_PASSWORD_BYTES: usize = 1024;
 /// Bounds free-text attributes (real name, e-mail, summary).
 const MAX_TEXT_CHARS: usize = 500;
 
@@ -73,16 +68,10 @@ async fn create(
     reason: Option<String>,
     command: Command,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    let applied = app
-        .writer
-        .execute(Request {
-            caller: Some(caller.0),
-            request_id: Some(rid.0),
-            reason: super::checked_reason(reason)?,
-            command,
-        })
-        .await?;
-    match applied.outcome {
+    match super::execute(app, caller, rid, reason, command)
+        .await?
+        .outcome
+    {
         Outcome::Created(c) => Ok((StatusCode::CREATED, Json(c))),
         other => Err(ApiError::Internal(anyhow::anyhow!(
             "create answered {other:?}"
@@ -111,22 +100,7 @@ pub async fn create_user(
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let name = name(Kind::User, &body.name)?;
     let password_hash = match body.password {
-        Some(p) if p.chars().count() < MIN_PASSWORD_CHARS => {
-            return Err(ApiError::Unprocessable(format!(
-                "password must be at least {MIN_PASSWORD_CHARS} characters"
-            )))
-        }
-        Some(p) if p.len() > MAX_PASSWORD_BYTES => {
-            return Err(ApiError::Unprocessable(format!(
-                "password must be at most {MAX_PASSWORD_BYTES} bytes"
-            )))
-        }
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || password::hash(&p))
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))?
-                .map_err(ApiError::Internal)?,
-        ),
+        Some(p) => Some(super::new_password_hash(p).await?),
         None => None,
     };
     let command = Command::CreateUser {
@@ -187,14 +161,7 @@ async fn delete(
     reason: Option<String>,
     command: Command,
 ) -> ApiResult<StatusCode> {
-    app.writer
-        .execute(Request {
-            caller: Some(caller.0),
-            request_id: Some(rid.0),
-            reason: super::checked_reason(reason)?,
-            command,
-        })
-        .await?;
+    super::execute(app, caller, rid, reason, command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -228,4 +195,56 @@ pub async fn delete_group(
         group: Ident::parse(Kind::Group, &group),
     };
     delete(&app, caller, rid, q.reason, command).await
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(serde::Serialize)]
+pub struct UserList {
+    users: Vec<UserView>,
+    next_cursor: Option<String>,
+    position: i64,
+}
+
+#[derive(serde::Serialize)]
+pub struct GroupList {
+    groups: Vec<GroupView>,
+    next_cursor: Option<String>,
+    position: i64,
+}
+
+/// `GET /api/v1/users`: the users the caller can see, paginated.
+pub async fn list_users(
+    State(app): State<AppState>,
+    caller: Caller,
+    crate::http::extract::ApiQuery(q): crate::http::extract::ApiQuery<ListQuery>,
+) -> ApiResult<Json<UserList>> {
+    let req = queries::PageRequest::parse(q.cursor.as_deref(), q.limit)?;
+    let state = app.read.snapshot();
+    let page = queries::users(&state, Some(caller.0), req);
+    Ok(Json(UserList {
+        users: page.items,
+        next_cursor: page.next_cursor,
+        position: state.head.seq,
+    }))
+}
+
+/// `GET /api/v1/groups`: the groups the caller can see, paginated.
+pub async fn list_groups(
+    State(app): State<AppState>,
+    caller: Caller,
+    crate::http::extract::ApiQuery(q): crate::http::extract::ApiQuery<ListQuery>,
+) -> ApiResult<Json<GroupList>> {
+    let req = queries::PageRequest::parse(q.cursor.as_deref(), q.limit)?;
+    let state = app.read.snapshot();
+    let page = queries::groups(&state, Some(caller.0), req);
+    Ok(Json(GroupList {
+        groups: page.items,
+        next_cursor: page.next_cursor,
+        position: state.head.seq,
+    }))
 }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::commands::{Command, Outcome, Request};
+use crate::commands::{Command, Outcome};
 use crate::domain::{Ident, Kind};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, RequestId};
@@ -48,15 +48,7 @@ async fn change(
     reason: Option<String>,
     command: Command,
 ) -> ApiResult<Json<Changed>> {
-    let applied = app
-        .writer
-        .execute(Request {
-            caller: Some(caller.0),
-            request_id: Some(rid.0),
-            reason: super::checked_reason(reason)?,
-            command,
-        })
-        .await?;
+    let applied = super::execute(app, caller, rid, reason, command).await?;
     match applied.outcome {
         Outcome::Membership { changed, .. } => Ok(Json(Changed {
             changed,

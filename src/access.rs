@@ -1,0 +1,140 @@
+//! The access model (pure): what a user may do to an object, and why.
+//!
+//! For each of the user's groups (Everyone included), a flag's effective
+//! value is the group's own setting on the object if set, else its setting on
+//! the nearest enclosing domain that sets it, walking up to the root. The user
+//! has the permission when any group's effective value is allow: one group's
+//! denial does not cancel another's grant. Members of Administrators have
+//! every permission.
+
+use serde::Serialize;
+
+use crate::domain::{GroupId, ObjectRef, Permission, UserId, ADMINISTRATORS, EVERYONE};
+use crate::state::State;
+
+/// A group whose effective setting allowed the permission, and where it was set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Via {
+    /// The group's qualified name.
+    pub group: String,
+    /// The object or domain whose grant applied; for Administrators, `*`.
+    pub on: String,
+}
+
+/// The answer to "may this user do this to this object?".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub via: Vec<Via>,
+}
+
+/// One group's effective setting for one permission, for "why can't she?".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub group: String,
+    /// `allow`, `deny` or `unset`.
+    pub value: &'static str,
+    /// Where the setting came from; absent when unset everywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
+}
+
+/// The groups whose settings count for `user`: Everyone, then its explicit groups.
+fn groups_of(state: &State, user: UserId) -> impl Iterator<Item = GroupId> + '_ {
+    std::iter::once(EVERYONE).chain(state.groups_of_after(user, None))
+}
+
+fn group_name(state: &State, id: GroupId) -> String {
+    state
+        .group(id)
+        .map_or_else(|| format!("group {id}"), |g| state.group_qualified(g))
+}
+
+/// A group's effective setting for `perm` on the first object of `chain`
+/// that sets it.
+fn effective<'c>(
+    state: &State,
+    chain: &'c [ObjectRef],
+    group: GroupId,
+    perm: Permission,
+) -> Option<(bool, &'c ObjectRef)> {
+    chain.iter().find_map(|o| {
+        state
+            .grants_on(o.as_str())
+            .and_then(|row| row.get(&group))
+            .and_then(|flags| flags.get(perm))
+            .map(|v| (v, o))
+    })
+}
+
+/// May `user` exercise `perm` on `object`?
+pub fn check(state: &State, user: UserId, object: &ObjectRef, perm: Permission) -> Verdict {
+    if state.user(user).is_none() {
+        return Verdict {
+            allowed: false,
+            via: vec![],
+        };
+    }
+    if state.is_admin(user) {
+        return Verdict {
+            allowed: true,
+            via: vec![Via {
+                group: group_name(state, ADMINISTRATORS),
+                on: "*".into(),
+            }],
+        };
+    }
+    let chain = object.chain();
+    let via: Vec<Via> = groups_of(state, user)
+        .filter_map(|g| match effective(state, &chain, g, perm) {
+            Some((true, on)) => Some(Via {
+                group: group_name(state, g),
+                on: on.to_string(),
+            }),
+            _ => None,
+        })
+        .collect();
+    Verdict {
+        allowed: !via.is_empty(),
+        via,
+    }
+}
+
+/// Just the yes/no of [`check`], without building the explanation.
+pub fn allows(state: &State, user: UserId, object: &ObjectRef, perm: Permission) -> bool {
+    if state.is_admin(user) {
+        return true;
+    }
+    if state.user(user).is_none() {
+        return false;
+    }
+    let chain = object.chain();
+    groups_of(state, user).any(|g| matches!(effective(state, &chain, g, perm), Some((true, _))))
+}
+
+/// Every group's effective setting for `perm`, for explaining a verdict.
+pub fn sources(state: &State, user: UserId, object: &ObjectRef, perm: Permission) -> Vec<Source> {
+    let chain = object.chain();
+    let mut out: Vec<Source> = groups_of(state, user)
+        .map(|g| {
+            let found = effective(state, &chain, g, perm);
+            Source {
+                group: group_name(state, g),
+                value: match found {
+                    Some((true, _)) => "allow",
+                    Some((false, _)) => "deny",
+                    None => "unset",
+                },
+                on: found.map(|(_, o)| o.to_string()),
+            }
+        })
+        .collect();
+    if state.is_admin(user) {
+        out.push(Source {
+            group: group_name(state, ADMINISTRATORS),
+            value: "allow",
+            on: Some("*".into()),
+        });
+    }
+    out
+}

@@ -1,0 +1,274 @@
+//! Access-control vocabulary: permissions, their allow/deny/unset flags, and
+//! references to the objects grants are given on (`environment:GLOBAL.Eng.Prod`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// The four permissions of the dmadminweb access model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    View,
+    /// "Change Access": may modify the object (for a group: manage its members).
+    Update,
+    Read,
+    /// Its meaning depends on the object: "Deploy Access" for an environment,
+    /// "Execute Access" for an action.
+    Write,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 4] = [
+        Permission::View,
+        Permission::Update,
+        Permission::Read,
+        Permission::Write,
+    ];
+
+    /// Parses a permission name; `change`, `deploy` and `execute` are the
+    /// names the original UI uses for `update` and `write`.
+    pub fn parse(s: &str) -> Option<Permission> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "view" => Permission::View,
+            "update" | "change" => Permission::Update,
+            "read" => Permission::Read,
+            "write" | "deploy" | "execute" => Permission::Write,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::View => "view",
+            Permission::Update => "update",
+            Permission::Read => "read",
+            Permission::Write => "write",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One group's setting on one object: each flag allows (`Some(true)`),
+/// denies (`Some(false)`) or is unset (`None`: inherit from the domains above).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Flags {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<bool>,
+}
+
+impl Flags {
+    pub fn get(&self, p: Permission) -> Option<bool> {
+        match p {
+            Permission::View => self.view,
+            Permission::Update => self.update,
+            Permission::Read => self.read,
+            Permission::Write => self.write,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        Permission::ALL.iter().all(|p| self.get(*p).is_none())
+    }
+}
+
+/// The kinds of object grants can be given on. rollcall stores grants on
+/// them without owning the objects (except domains and groups).
+const OBJECT_TYPES: &[&str] = &[
+    "domain",
+    "group",
+    "environment",
+    "application",
+    "component",
+    "action",
+    "procedure",
+    "function",
+    "endpoint",
+    "datasource",
+    "repository",
+    "credential",
+    "notifier",
+];
+
+/// `TYPE:QUALIFIED_NAME`, e.g. `environment:GLOBAL.Engineering.Prod`. The
+/// qualified name is absolute: it starts at the root domain.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectRef {
+    key: Arc<str>,
+    /// Byte offset of the `:`.
+    colon: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectError {
+    #[error("object must be TYPE:QUALIFIED_NAME, e.g. environment:GLOBAL.Engineering.Prod")]
+    Shape,
+    #[error("unknown object type {0:?}; known types: {known}", known = OBJECT_TYPES.join(", "))]
+    UnknownType(String),
+    #[error("object name {0:?} has an empty, padded or invalid segment")]
+    BadSegment(String),
+    #[error("object name {0:?} names no object inside a domain")]
+    NoName(String),
+}
+
+/// The longest object reference accepted, in bytes.
+const MAX_OBJECT_BYTES: usize = 1024;
+
+impl ObjectRef {
+    pub fn parse(raw: &str) -> Result<ObjectRef, ObjectError> {
+        if raw.len() > MAX_OBJECT_BYTES {
+            return Err(ObjectError::Shape);
+        }
+        let (ty, name) = raw.split_once(':').ok_or(ObjectError::Shape)?;
+        if !OBJECT_TYPES.contains(&ty) {
+            return Err(ObjectError::UnknownType(ty.to_owned()));
+        }
+        let bad = |s: &str| {
+            s.is_empty()
+                || s.trim() != s
+                || s.chars().any(|c| c.is_control() || c == '/' || c == ':')
+        };
+        if name.split('.').any(bad) {
+            return Err(ObjectError::BadSegment(name.to_owned()));
+        }
+        if ty != "domain" && !name.contains('.') {
+            return Err(ObjectError::NoName(name.to_owned()));
+        }
+        Ok(ObjectRef {
+            key: Arc::from(raw),
+            colon: ty.len(),
+        })
+    }
+
+    /// `domain:PATH` for a domain path.
+    pub fn domain(path: &str) -> ObjectRef {
+        ObjectRef {
+            key: Arc::from(format!("domain:{path}")),
+            colon: "domain".len(),
+        }
+    }
+
+    /// `group:QUALIFIED` for a group's qualified name.
+    pub fn group(qualified: &str) -> ObjectRef {
+        ObjectRef {
+            key: Arc::from(format!("group:{qualified}")),
+            colon: "group".len(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+
+    pub fn key(&self) -> &Arc<str> {
+        &self.key
+    }
+
+    pub fn object_type(&self) -> &str {
+        &self.key[..self.colon]
+    }
+
+    pub fn qualified_name(&self) -> &str {
+        &self.key[self.colon + 1..]
+    }
+
+    /// The path of the domain the object lives in; for a domain, its parent
+    /// (`None` for the root).
+    pub fn parent_domain(&self) -> Option<&str> {
+        self.qualified_name().rsplit_once('.').map(|(d, _)| d)
+    }
+
+    /// The object itself, then each enclosing domain up to the root: the
+    /// order in which a flag's setting is looked for.
+    pub fn chain(&self) -> Vec<ObjectRef> {
+        let mut out = vec![self.clone()];
+        let mut path = self.parent_domain();
+        while let Some(p) = path {
+            out.push(ObjectRef::domain(p));
+            path = p.rsplit_once('.').map(|(d, _)| d);
+        }
+        out
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)
+    }
+}
+
+impl Serialize for ObjectRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.key)
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ObjectRef::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(raw: &str) -> Vec<String> {
+        ObjectRef::parse(raw)
+            .expect("valid")
+            .chain()
+            .iter()
+            .map(|o| o.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_chain_walks_from_the_object_up_to_the_root_domain() {
+        assert_eq!(
+            chain("environment:GLOBAL.Engineering.Prod"),
+            [
+                "environment:GLOBAL.Engineering.Prod",
+                "domain:GLOBAL.Engineering",
+                "domain:GLOBAL"
+            ]
+        );
+        assert_eq!(
+            chain("domain:GLOBAL.Engineering"),
+            ["domain:GLOBAL.Engineering", "domain:GLOBAL"]
+        );
+        assert_eq!(chain("domain:GLOBAL"), ["domain:GLOBAL"]);
+    }
+
+    #[test]
+    fn malformed_references_are_refused() {
+        for bad in [
+            "",
+            "GLOBAL.X",
+            "planet:GLOBAL.X",
+            "environment:Prod",
+            "group:GLOBAL..X",
+            "group:GLOBAL. X",
+        ] {
+            assert!(ObjectRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn permission_names_and_their_ui_aliases() {
+        assert_eq!(Permission::parse("deploy"), Some(Permission::Write));
+        assert_eq!(Permission::parse("Change"), Some(Permission::Update));
+        assert_eq!(Permission::parse("admin"), None);
+    }
+}
