@@ -10,7 +10,7 @@ use rusqlite::{params, Connection};
 use std::sync::Arc;
 
 use crate::domain::{DomainId, Flags, GroupId, Name, UserId};
-use crate::fold::{Change, Sink};
+use crate::fold::{Change, Origin, Sink};
 use crate::state::{Domain, Group, Head, LastIds, State, User};
 
 /// Writes changes into the view tables through a connection that is inside a transaction.
@@ -20,6 +20,8 @@ pub struct SqlSink<'c> {
     seq: i64,
     occurred_at: String,
     actor: Option<i64>,
+    reason: Option<String>,
+    request_id: Option<String>,
 }
 
 impl<'c> SqlSink<'c> {
@@ -29,6 +31,8 @@ impl<'c> SqlSink<'c> {
             seq: 0,
             occurred_at: String::new(),
             actor: None,
+            reason: None,
+            request_id: None,
         }
     }
 
@@ -77,16 +81,13 @@ impl<'c> SqlSink<'c> {
 impl Sink for SqlSink<'_> {
     type Error = rusqlite::Error;
 
-    fn begin(
-        &mut self,
-        seq: i64,
-        occurred_at: &str,
-        actor: Option<UserId>,
-    ) -> rusqlite::Result<()> {
-        self.seq = seq;
+    fn begin(&mut self, origin: &Origin<'_>) -> rusqlite::Result<()> {
+        self.seq = origin.seq;
         self.occurred_at.clear();
-        self.occurred_at.push_str(occurred_at);
-        self.actor = actor.map(|a| a.0);
+        self.occurred_at.push_str(origin.occurred_at);
+        self.actor = origin.actor.map(|a| a.0);
+        self.reason = origin.reason.map(str::to_owned);
+        self.request_id = origin.request_id.map(str::to_owned);
         Ok(())
     }
 
@@ -138,10 +139,19 @@ impl Sink for SqlSink<'_> {
                 )?
                 .execute(params![group.0, user.0, at.seq])?;
                 c.prepare_cached(
-                    "INSERT INTO view_membership_intervals (group_id, user_id, from_seq, from_at, from_actor)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO view_membership_intervals
+                        (group_id, user_id, from_seq, from_at, from_actor, from_reason, from_request_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
-                .execute(params![group.0, user.0, at.seq, at.occurred_at, at.actor.map(|a| a.0)])?;
+                .execute(params![
+                    group.0,
+                    user.0,
+                    at.seq,
+                    at.occurred_at,
+                    at.actor.map(|a| a.0),
+                    self.reason,
+                    self.request_id
+                ])?;
                 self.touch("group", group.0)?;
                 self.touch("user", user.0)?;
             }
@@ -151,15 +161,18 @@ impl Sink for SqlSink<'_> {
                 )?
                 .execute(params![group.0, user.0])?;
                 c.prepare_cached(
-                    "UPDATE view_membership_intervals SET to_seq = ?3, to_at = ?4, to_actor = ?5
-                     WHERE group_id = ?1 AND user_id = ?2 AND to_seq IS NULL",
+                    "UPDATE view_membership_intervals
+                        SET to_seq = ?3, to_at = ?4, to_actor = ?5, to_reason = ?6, to_request_id = ?7
+                      WHERE group_id = ?1 AND user_id = ?2 AND to_seq IS NULL",
                 )?
                 .execute(params![
                     group.0,
                     user.0,
                     at.seq,
                     at.occurred_at,
-                    at.actor.map(|a| a.0)
+                    at.actor.map(|a| a.0),
+                    self.reason,
+                    self.request_id
                 ])?;
                 self.touch("group", group.0)?;
                 self.touch("user", user.0)?;

@@ -221,6 +221,10 @@ fn verify_reports_views_that_differ_from_the_log_and_heads_that_do_not_match() {
             "view_membership_intervals",
         ),
         (
+            "UPDATE view_membership_intervals SET from_reason = 'approved' WHERE from_seq = 5",
+            "view_membership_intervals",
+        ),
+        (
             "DELETE FROM view_history WHERE seq = (SELECT max(seq) FROM view_history)",
             "view_history",
         ),

@@ -8,14 +8,18 @@
 -- it lasts). A user is a member at position P exactly when
 -- from_seq <= P AND (to_seq IS NULL OR to_seq > P).
 CREATE TABLE view_membership_intervals (
-    group_id   INTEGER NOT NULL,
-    user_id    INTEGER NOT NULL,
-    from_seq   INTEGER NOT NULL,
-    from_at    TEXT    NOT NULL,                    -- occurred_at of the opening event
-    from_actor INTEGER,                             -- who opened it (NULL = system)
-    to_seq     INTEGER,
-    to_at      TEXT,
-    to_actor   INTEGER,
+    group_id        INTEGER NOT NULL,
+    user_id         INTEGER NOT NULL,
+    from_seq        INTEGER NOT NULL,
+    from_at         TEXT NOT NULL,                  -- occurred_at of the opening event
+    from_actor      INTEGER,                        -- who opened it (NULL = system)
+    from_reason     TEXT,                           -- and why: copied from the event so an
+    from_request_id TEXT,                           -- as-of answer needs no lookup in the log
+    to_seq          INTEGER,
+    to_at           TEXT,
+    to_actor        INTEGER,
+    to_reason       TEXT,
+    to_request_id   TEXT,
     PRIMARY KEY (group_id, user_id, from_seq)       -- as of, by group, in user order
 ) WITHOUT ROWID;
 CREATE INDEX view_membership_intervals_by_user

@@ -321,8 +321,10 @@ pub struct Actor {
 pub struct EventRef {
     pub position: i64,
     pub time: String,
-    #[serde(rename = "type")]
-    pub event_type: String,
+    /// Absent where the answer comes from a membership interval alone (an
+    /// as-of member's `since`, a diff's `event`): fetch the event by position.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
     /// `None` for the system (the bootstrap).
     pub actor: Option<Actor>,
     pub reason: Option<String>,
@@ -333,6 +335,14 @@ pub struct EventRef {
 const EVENT_COLUMNS: &str =
     "e.seq, e.occurred_at, e.event_type, e.actor, a.qualified_name, e.reason, e.request_id";
 const ACTOR_JOIN: &str = "LEFT JOIN view_directory a ON a.kind = 'user' AND a.id = e.actor";
+/// The same from an interval's opening (`from`) or closing (`to`) columns:
+/// no lookup in the (large) log, so a page of members costs index reads only.
+const OPENED: &str =
+    "i.from_seq, i.from_at, NULL, i.from_actor, a.qualified_name, i.from_reason, i.from_request_id";
+const OPENED_BY: &str = "LEFT JOIN view_directory a ON a.kind = 'user' AND a.id = i.from_actor";
+const CLOSED: &str =
+    "i.to_seq, i.to_at, NULL, i.to_actor, a.qualified_name, i.to_reason, i.to_request_id";
+const CLOSED_BY: &str = "LEFT JOIN view_directory a ON a.kind = 'user' AND a.id = i.to_actor";
 
 fn event_ref(r: &Row<'_>, at: usize) -> rusqlite::Result<EventRef> {
     let actor: Option<i64> = r.get(at + 3)?;
@@ -398,10 +408,9 @@ pub fn members_at(
         )
     } else {
         format!(
-            "SELECT i.user_id, d.name, d.qualified_name, {EVENT_COLUMNS}
+            "SELECT i.user_id, d.name, d.qualified_name, {OPENED}
                FROM view_membership_intervals i
-               JOIN view_directory d ON d.kind = 'user' AND d.id = i.user_id
-               JOIN events e ON e.seq = i.from_seq {ACTOR_JOIN}
+               JOIN view_directory d ON d.kind = 'user' AND d.id = i.user_id {OPENED_BY}
               WHERE i.group_id = ?1 AND i.user_id > ?2 AND i.from_seq <= ?3
                 AND (i.to_seq IS NULL OR i.to_seq > ?3)
               ORDER BY i.user_id LIMIT ?4"
@@ -436,10 +445,9 @@ pub fn groups_at(
               JOIN events e ON e.seq = u.created_seq {ACTOR_JOIN}
              WHERE u.kind = 'user' AND u.id = ?1 AND ?2 < {everyone}
             UNION ALL
-            SELECT i.group_id, g.name, g.qualified_name, {EVENT_COLUMNS}
+            SELECT i.group_id, g.name, g.qualified_name, {OPENED}
               FROM view_membership_intervals i INDEXED BY view_membership_intervals_by_user
-              JOIN view_directory g ON g.kind = 'group' AND g.id = i.group_id
-              JOIN events e ON e.seq = i.from_seq {ACTOR_JOIN}
+              JOIN view_directory g ON g.kind = 'group' AND g.id = i.group_id {OPENED_BY}
              WHERE i.user_id = ?1 AND i.group_id > ?2 AND i.from_seq <= ?3
                AND (i.to_seq IS NULL OR i.to_seq > ?3)
          ) ORDER BY 1 LIMIT ?4",
@@ -533,17 +541,15 @@ pub fn diff(
             )
         };
         format!(
-            "SELECT i.user_id, d.name, d.qualified_name, 1 AS joined, {EVENT_COLUMNS}
+            "SELECT i.user_id, d.name, d.qualified_name, 1 AS joined, {OPENED}
                FROM view_membership_intervals i
-               JOIN view_directory d ON d.kind = 'user' AND d.id = i.user_id
-               JOIN events e ON e.seq = i.from_seq {ACTOR_JOIN}
+               JOIN view_directory d ON d.kind = 'user' AND d.id = i.user_id {OPENED_BY}
               WHERE i.group_id = ?1 AND i.user_id > ?4 AND i.from_seq > ?2 AND i.from_seq <= ?3
                 AND (i.to_seq IS NULL OR i.to_seq > ?3) AND NOT {open_from}
              UNION ALL
-             SELECT i.user_id, d.name, d.qualified_name, 0, {EVENT_COLUMNS}
+             SELECT i.user_id, d.name, d.qualified_name, 0, {CLOSED}
                FROM view_membership_intervals i
-               JOIN view_directory d ON d.kind = 'user' AND d.id = i.user_id
-               JOIN events e ON e.seq = i.to_seq {ACTOR_JOIN}
+               JOIN view_directory d ON d.kind = 'user' AND d.id = i.user_id {CLOSED_BY}
               WHERE i.group_id = ?1 AND i.user_id > ?4 AND i.from_seq <= ?2
                 AND i.to_seq > ?2 AND i.to_seq <= ?3 AND NOT {open_to}
              ORDER BY 1 LIMIT ?5",

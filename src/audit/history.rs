@@ -33,7 +33,7 @@ fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
         event: EventRef {
             position: r.get(0)?,
             time: r.get(1)?,
-            event_type: r.get(2)?,
+            event_type: Some(r.get(2)?),
             actor: match actor {
                 Some(id) => Some(super::as_of::Actor {
                     id,
@@ -121,7 +121,7 @@ pub fn render(e: &Entry) -> String {
         "{}  #{:<6} {}  by {}",
         ev.time,
         ev.position,
-        describe(&ev.event_type, &e.data),
+        describe(ev.event_type.as_deref().unwrap_or("?"), &e.data),
         by
     );
     if let Some(r) = &ev.reason {

@@ -8,9 +8,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::progress::{Progress, STEP};
-use crate::domain::UserId;
 use crate::events::Recorded;
-use crate::fold::{fold, Change, Sink};
+use crate::fold::{fold, Change, Origin, Sink};
 use crate::log::{self, chain::ChainError, ReadError};
 use crate::state::{Head, State};
 use crate::views;
@@ -297,8 +296,8 @@ impl Expected {
 impl Sink for Expected {
     type Error = std::convert::Infallible;
 
-    fn begin(&mut self, seq: i64, _: &str, _: Option<UserId>) -> Result<(), Self::Error> {
-        self.seq = seq;
+    fn begin(&mut self, origin: &Origin<'_>) -> Result<(), Self::Error> {
+        self.seq = origin.seq;
         Ok(())
     }
 
@@ -352,7 +351,9 @@ impl Expected {
                    JOIN events f ON f.seq = i.from_seq
                    LEFT JOIN events t ON t.seq = i.to_seq
                   WHERE i.from_at IS NOT f.occurred_at OR i.from_actor IS NOT f.actor
+                     OR i.from_reason IS NOT f.reason OR i.from_request_id IS NOT f.request_id
                      OR i.to_at IS NOT t.occurred_at OR i.to_actor IS NOT t.actor
+                     OR i.to_reason IS NOT t.reason OR i.to_request_id IS NOT t.request_id
                   LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -361,7 +362,7 @@ impl Expected {
         };
         if let Some((g, u, from)) = stale {
             return Ok(Some(format!(
-                "view_membership_intervals: the times or actors of ({g}, {u}, from {from}) differ from its events"
+                "view_membership_intervals: the times, actors, reasons or request ids of ({g}, {u}, from {from}) differ from its events"
             )));
         }
 
