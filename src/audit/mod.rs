@@ -9,4 +9,5 @@ pub mod generate;
 pub mod history;
 pub mod progress;
 pub mod replay;
+pub mod scan;
 pub mod verify;

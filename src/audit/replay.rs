@@ -8,22 +8,35 @@ use std::collections::BTreeMap;
 
 use super::as_of::{self, Point};
 use super::progress::{Progress, STEP};
+use super::scan;
 use crate::domain::{Ident, Kind, EVERYONE};
 use crate::fold::{fold, NoSink};
-use crate::log;
+use crate::log::{self, ReadError};
 use crate::state::State;
 
 /// Folds events `1..=until` of the log into a fresh state with the same
 /// `fold` the writer uses, keeping nothing but the state.
 pub fn replay(conn: &Connection, until: i64, progress: &Progress) -> anyhow::Result<State> {
-    let mut state = State::default();
-    log::for_each(conn, 0, until, |rec| -> anyhow::Result<()> {
-        let Ok(()) = fold(&mut state, &rec, &mut NoSink);
-        if rec.seq as u64 % STEP == 0 {
-            progress.set(rec.seq as u64);
-        }
-        Ok(())
-    })?;
+    scan::for_scanning(conn)?;
+    let (state, read) = scan::scan(
+        conn,
+        0,
+        until,
+        |rec| -> Result<(), ReadError> {
+            if rec.seq as u64 % STEP == 0 {
+                progress.set(rec.seq as u64);
+            }
+            Ok(())
+        },
+        |events| {
+            let mut state = State::default();
+            for rec in events {
+                let Ok(()) = fold(&mut state, &rec, &mut NoSink);
+            }
+            state
+        },
+    );
+    read?;
     Ok(state)
 }
 

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::progress::{Progress, STEP};
+use super::scan;
 use crate::events::Recorded;
 use crate::fold::{fold, Change, Origin, Sink};
-use crate::log::{self, chain::ChainError, ReadError};
+use crate::log::{chain::ChainError, ReadError};
 use crate::state::{Head, State};
 use crate::views;
 
@@ -156,25 +157,39 @@ pub fn verify(
 ) -> anyhow::Result<Report> {
     // One read transaction: the log and the views are read at one commit.
     let tx = conn.unchecked_transaction()?;
-    let mut state = State::default();
-    let mut expected = Expected::default();
+    scan::for_scanning(&tx)?;
+    let mut head = Head::default();
     let mut last_time = String::new();
-    let walked = log::for_each(&tx, 0, i64::MAX, |rec| -> Result<(), Stop> {
-        if let Err(e) = crate::log::chain::check_link(&state.head, &rec) {
-            return Err(Stop::Found(bad(Some(bad_position(&e)), e.to_string())));
-        }
-        check_time(&rec, &last_time).map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
-        if let Some(t) = trusted {
-            t.check(&rec)
-                .map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
-        }
-        let Ok(()) = fold(&mut state, &rec, &mut expected);
-        last_time.clone_from(&rec.occurred_at);
-        if rec.seq as u64 % STEP == 0 {
-            progress.set(rec.seq as u64);
-        }
-        Ok(())
-    });
+    let ((state, expected), walked) = scan::scan(
+        &tx,
+        0,
+        i64::MAX,
+        |rec| -> Result<(), Stop> {
+            if let Err(e) = crate::log::chain::check_link(&head, rec) {
+                return Err(Stop::Found(bad(Some(bad_position(&e)), e.to_string())));
+            }
+            check_time(rec, &last_time).map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
+            if let Some(t) = trusted {
+                t.check(rec)
+                    .map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
+            }
+            head.seq = rec.seq;
+            head.hash.clone_from(&rec.hash);
+            last_time.clone_from(&rec.occurred_at);
+            if rec.seq as u64 % STEP == 0 {
+                progress.set(rec.seq as u64);
+            }
+            Ok(())
+        },
+        |events| {
+            let mut state = State::default();
+            let mut expected = Expected::default();
+            for rec in events {
+                let Ok(()) = fold(&mut state, &rec, &mut expected);
+            }
+            (state, expected)
+        },
+    );
     match walked {
         Ok(()) => {}
         Err(Stop::Found(report)) => return Ok(report),
