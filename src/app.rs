@@ -1,6 +1,6 @@
-//! Building and running the service: open the database, catch the projection
-//! up, bootstrap an empty log, start the writer, bind the listener, serve
-//! until told to stop, then drain the writer.
+//! Building and running the service: open the database, check the tail of the
+//! hash chain and catch the projection up, bootstrap an empty log, start the
+//! writer, bind the listener, serve until told to stop, then drain the writer.
 
 use anyhow::Context;
 use std::future::Future;
@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use tokio::net::TcpListener;
 
-use crate::auth::{password, Sessions};
+use crate::auth::{password, Sessions, Throttle};
 use crate::commands::{Command, Request};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::reader::ReadPool;
-use crate::{log, projector, writer};
+use crate::{log, projector, server, writer};
 
 pub struct Application {
     listener: TcpListener,
@@ -38,7 +39,9 @@ impl Application {
 
         let needs_bootstrap = state.head.seq == 0;
         let read = Arc::new(ReadModel::new(state.clone()));
-        let (writer, writer_thread) = writer::spawn(conn, state, read.clone())?;
+        let metrics = Arc::new(Metrics::default());
+        let (writer, writer_thread) =
+            writer::spawn_observed(conn, state, read.clone(), metrics.clone())?;
         if needs_bootstrap {
             bootstrap(&writer, config.admin_password.clone()).await?;
         }
@@ -52,6 +55,9 @@ impl Application {
                 read,
                 sessions: Arc::new(sessions),
                 pool: ReadPool::new(config.db.clone()),
+                metrics,
+                throttle: Arc::new(Throttle::new(config.login_throttle.clone())),
+                limits: Arc::new(config.limits.clone()),
             },
             writer_thread,
         })
@@ -61,6 +67,12 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// A handle to the writer (tests use it to simulate storage faults).
+    /// Drop it before stopping: the writer drains once every handle is gone.
+    pub fn writer(&self) -> writer::WriterHandle {
+        self.state.writer.clone()
+    }
+
     /// Serves until `shutdown` resolves; then stops accepting, lets requests
     /// in flight finish (their writes are committed and answered), and waits
     /// for the writer to drain.
@@ -68,14 +80,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let limits = (*self.state.limits).clone();
+        let metrics = self.state.metrics.clone();
         let router = http::router(self.state);
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server failed")?;
+        server::serve(self.listener, router, limits, metrics, shutdown).await;
         // Every handle to the writer is gone with the router: it finishes
         // what is queued and returns.
         let writer = self.writer_thread;

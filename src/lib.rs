@@ -17,12 +17,17 @@
 //! - [`projector`] catches the views up at start and rebuilds them, with the
 //!   same `fold`.
 //! - [`domain`] holds the newtypes that parse (names, identifiers, ids);
-//!   [`events`] the vocabulary of the log; [`auth`] passwords and sessions.
+//!   [`events`] the vocabulary of the log; [`auth`] passwords, sessions and
+//!   login throttling.
+//! - Around them: [`server`] accepts connections within the configured
+//!   [`config::Limits`], [`metrics`] counts what happens for `/metrics`, and
+//!   [`backup`] copies a live database.
 
 pub mod access;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod commands;
 pub mod config;
 pub mod decide;
@@ -31,10 +36,12 @@ pub mod events;
 pub mod fold;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod projector;
 pub mod queries;
 pub mod read_model;
 pub mod reader;
+pub mod server;
 pub mod state;
 pub mod views;
 pub mod writer;

@@ -6,12 +6,17 @@
 //! the views; then one durable commit, then the new state is published, and
 //! only then does every caller get its reply. A rejected command leaves no
 //! trace; a command whose storage fails is rolled back to its savepoint without
-//! failing the others in the batch.
+//! failing the others in the batch — unless SQLite rolled the whole
+//! transaction back (it may, on a full disk or an I/O error), in which case
+//! the whole batch fails, the in-memory state is restored, and every caller
+//! in it is told so.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commands::{Applied, Request};
@@ -19,6 +24,7 @@ use crate::decide::{decide, Decision, Rejection};
 use crate::domain::UserId;
 use crate::fold::fold;
 use crate::log::{self, chain};
+use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::state::State;
 use crate::views::{self, SqlSink};
@@ -69,6 +75,27 @@ pub enum Job {
         /// `None` for best-effort writes nobody waits on (touches).
         reply: Option<oneshot::Sender<Result<(), CommandError>>>,
     },
+    /// Readiness: can the writer allocate pages and commit? Rides in a batch.
+    Probe {
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+    /// A storage fault to simulate (tests); see [`WriterHandle::simulate`].
+    Simulate {
+        fault: Fault,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Storage faults the write connection can be made to show, for tests of
+/// what the service does when the disk fills up or turns read-only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// No new pages: `PRAGMA max_page_count` pinned at the current size.
+    Full,
+    /// No writes at all: `PRAGMA query_only`.
+    ReadOnly,
+    /// Back to normal.
+    Healthy,
 }
 
 /// The sending side, cloned into every handler.
@@ -105,6 +132,29 @@ impl WriterHandle {
     pub fn session_best_effort(&self, write: SessionWrite) {
         let _ = self.tx.try_send(Job::Session { write, reply: None });
     }
+
+    /// Checks that the database takes writes: a page allocation (rolled
+    /// back) and a durable commit, in the writer's next batch.
+    pub async fn probe(&self) -> Result<(), CommandError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Probe { reply })
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        rx.await.map_err(|_| CommandError::Unavailable)?
+    }
+
+    /// Test hook: makes the write connection behave as if the disk were full
+    /// or read-only, or undoes that. Not reachable over HTTP.
+    #[doc(hidden)]
+    pub async fn simulate(&self, fault: Fault) -> Result<(), CommandError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Simulate { fault, reply })
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        rx.await.map_err(|_| CommandError::Unavailable)
+    }
 }
 
 /// Starts the writer thread on `conn`, whose views are at `state`.
@@ -112,6 +162,16 @@ pub fn spawn(
     conn: Connection,
     state: State,
     read: Arc<ReadModel>,
+) -> anyhow::Result<(WriterHandle, JoinHandle<()>)> {
+    spawn_observed(conn, state, read, Arc::new(Metrics::default()))
+}
+
+/// [`spawn`], counting batches, commit latency and failures in `metrics`.
+pub fn spawn_observed(
+    conn: Connection,
+    state: State,
+    read: Arc<ReadModel>,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<(WriterHandle, JoinHandle<()>)> {
     let last_time = log::read_after(&conn, state.head.seq - 1, 1)?
         .first()
@@ -123,6 +183,7 @@ pub fn spawn(
         state,
         read,
         last_time,
+        metrics,
     };
     let handle = std::thread::Builder::new()
         .name("rollcall-writer".into())
@@ -138,6 +199,7 @@ struct Writer {
     /// The newest `occurred_at` written, so times never go backwards in the log
     /// even if the wall clock does (time-travel queries rely on that order).
     last_time: Option<DateTime<Utc>>,
+    metrics: Arc<Metrics>,
 }
 
 type Reply = Box<dyn FnOnce(bool) + Send>;
@@ -148,41 +210,54 @@ impl Writer {
         // `blocking_recv` returns None once every handle is dropped: the
         // service is shutting down and everything queued has been served.
         while let Some(first) = rx.blocking_recv() {
-            batch.push(first);
+            self.take(first, &mut batch);
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(job) => batch.push(job),
+                    Ok(job) => self.take(job, &mut batch),
                     Err(_) => break,
                 }
             }
-            self.run_batch(&mut batch);
+            if !batch.is_empty() {
+                self.run_batch(&mut batch);
+            }
         }
         tracing::info!("writer stopped");
     }
 
+    /// Adds a job to the batch; a simulated fault is applied at once, outside
+    /// any transaction, so it can be undone even while no transaction can begin.
+    fn take(&mut self, job: Job, batch: &mut Vec<Job>) {
+        match job {
+            Job::Simulate { fault, reply } => {
+                if let Err(e) = simulate(&self.conn, fault) {
+                    tracing::error!(error = %e, ?fault, "could not simulate a storage fault");
+                }
+                let _ = reply.send(());
+            }
+            job => batch.push(job),
+        }
+    }
+
     fn run_batch(&mut self, batch: &mut Vec<Job>) {
         let before = self.state.clone();
+        let jobs = batch.len();
+        let started = Instant::now();
         let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
         let committed = match self.write_batch(batch, &mut replies) {
             Ok(()) => {
+                self.metrics.observe_commit(jobs, started.elapsed());
                 self.read.publish(self.state.clone());
                 true
             }
             Err(e) => {
-                tracing::error!(error = %e, "commit failed; batch rolled back");
+                tracing::error!(error = %e, jobs, "the batch could not be stored; it was rolled back");
+                self.metrics
+                    .storage_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 self.state = before;
                 // Jobs the batch never reached (the transaction did not even begin).
                 for job in batch.drain(..) {
-                    match job {
-                        Job::Command { reply, .. } => {
-                            let _ = reply.send(Err(CommandError::Storage));
-                        }
-                        Job::Session { reply, .. } => {
-                            if let Some(reply) = reply {
-                                let _ = reply.send(Err(CommandError::Storage));
-                            }
-                        }
-                    }
+                    fail(job);
                 }
                 false
             }
@@ -208,6 +283,14 @@ impl Writer {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = next_time(last_time);
         for job in batch.drain(..) {
+            // On some errors (SQLITE_FULL, SQLITE_IOERR) SQLite rolls back the
+            // whole transaction, not just the statement: what earlier jobs
+            // wrote is gone, and a later statement would run on its own in
+            // autocommit mode. Fail the rest of the batch instead.
+            if tx.is_autocommit() {
+                fail(job);
+                continue;
+            }
             match job {
                 Job::Command { req, reply } => {
                     let result = apply_command(&mut tx, state, &req, &now);
@@ -220,10 +303,11 @@ impl Writer {
                     }));
                 }
                 Job::Session { write, reply } => {
-                    let result = session_write(&tx, &write).map_err(|e| {
-                        tracing::error!(error = %e, "session write failed");
-                        CommandError::Storage
-                    });
+                    let result =
+                        in_savepoint(&mut tx, |sp| session_write(sp, &write)).map_err(|e| {
+                            tracing::error!(error = %e, "session write failed");
+                            CommandError::Storage
+                        });
                     replies.push(Box::new(move |ok| {
                         if let Some(reply) = reply {
                             let _ = reply.send(if ok {
@@ -234,11 +318,98 @@ impl Writer {
                         }
                     }));
                 }
+                Job::Probe { reply } => {
+                    let result = probe_allocation(&mut tx).map_err(|e| {
+                        tracing::warn!(error = %e, "readiness probe: the database cannot grow");
+                        CommandError::Storage
+                    });
+                    replies.push(Box::new(move |committed| {
+                        let _ = reply.send(if committed {
+                            result
+                        } else {
+                            Err(CommandError::Storage)
+                        });
+                    }));
+                }
+                Job::Simulate { reply, .. } => {
+                    // Taken out of the batch by `take`; never reaches here.
+                    let _ = reply.send(());
+                }
             }
+        }
+        if tx.is_autocommit() {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                Some("SQLite rolled the transaction back after a storage error".into()),
+            ));
         }
         views::save_checkpoint(&tx, state)?;
         tx.commit()
     }
+}
+
+/// Answers a job the batch could not run: its change was not stored.
+fn fail(job: Job) {
+    match job {
+        Job::Command { reply, .. } => {
+            let _ = reply.send(Err(CommandError::Storage));
+        }
+        Job::Session { reply, .. } => {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(CommandError::Storage));
+            }
+        }
+        Job::Probe { reply } => {
+            let _ = reply.send(Err(CommandError::Storage));
+        }
+        Job::Simulate { reply, .. } => {
+            let _ = reply.send(());
+        }
+    }
+}
+
+/// Runs `f` inside a savepoint, rolled back if `f` fails.
+fn in_savepoint<T>(
+    tx: &mut Transaction<'_>,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let sp = tx.savepoint()?;
+    let out = f(&sp)?;
+    sp.commit()?;
+    Ok(out)
+}
+
+/// Can the database grow? Writes a row larger than a page (so new pages must
+/// be allocated) inside a savepoint that is always rolled back: nothing stays.
+/// The batch's own commit then shows whether a durable write goes through.
+fn probe_allocation(tx: &mut Transaction<'_>) -> rusqlite::Result<()> {
+    let mut sp = tx.savepoint()?;
+    let page_size: i64 = sp.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    let result = sp
+        .execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at)
+             VALUES (zeroblob(?1), 0, 0, 0)",
+            [2 * page_size],
+        )
+        .map(|_| ());
+    sp.rollback()?;
+    result
+}
+
+fn simulate(conn: &Connection, fault: Fault) -> rusqlite::Result<()> {
+    match fault {
+        Fault::Full => {
+            let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+            conn.pragma_update(None, "max_page_count", pages)?;
+        }
+        Fault::ReadOnly => conn.pragma_update(None, "query_only", true)?,
+        Fault::Healthy => {
+            conn.pragma_update(None, "query_only", false)?;
+            // SQLite's default ceiling.
+            conn.pragma_update(None, "max_page_count", 0xFFFF_FFFEi64)?;
+        }
+    }
+    Ok(())
 }
 
 /// The time stamped on this batch's events: now, but never before the last one.
@@ -275,7 +446,11 @@ fn apply_command(
         Ok(applied)
     });
     result.map_err(|e| {
-        tracing::error!(error = %e, "storing a command failed; it was rolled back");
+        tracing::error!(
+            error = %e,
+            request_id = req.request_id.as_deref().unwrap_or(""),
+            "storing a command failed; it was rolled back"
+        );
         *state = undo;
         CommandError::Storage
     })

@@ -9,10 +9,10 @@ use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
-use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 
-use super::extract::{authenticate, token_of, Caller, RequestId};
+use super::extract::{authenticate, token_of, Caller, ClientAddr, RequestId};
+use super::guard::split_path;
 use super::session::{self, LoginError};
 use super::AppState;
 use crate::commands::{Command, Outcome as Done};
@@ -29,7 +29,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A compat failure: rendered as `{"success": false, "error": ...}`.
-struct Failure(String);
+#[derive(Debug)]
+pub struct Failure(pub String);
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
@@ -87,24 +88,14 @@ impl Params {
 
 /// Splits the path after `/API/` into segments, percent-decoded once (so `+`
 /// stays a plus). A single trailing `/` is tolerated.
-fn segments(path: &str) -> Result<Vec<String>, Failure> {
+pub fn segments(path: &str) -> Result<Vec<String>, Failure> {
     let rest = path.strip_prefix(PREFIX).unwrap_or("");
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.is_empty() {
-        return Ok(Vec::new());
-    }
-    rest.split('/')
-        .map(|seg| {
-            percent_decode_str(seg)
-                .decode_utf8()
-                .map(|s| s.into_owned())
-                .map_err(|_| Failure("Path is not valid UTF-8 after percent-decoding".into()))
-        })
-        .collect()
+    split_path(rest).map_err(Failure::from)
 }
 
 async fn handle(
     State(app): State<AppState>,
+    ClientAddr(client): ClientAddr,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -112,7 +103,7 @@ async fn handle(
 ) -> Response {
     let params = Params::parse(&method, &uri, &headers, &body);
     let request_id = RequestId::from_headers(&headers);
-    let outcome = dispatch(&app, &uri, &headers, &params, &body, request_id).await;
+    let outcome = dispatch(&app, &uri, &headers, &params, &body, request_id, client).await;
     // Login hands out the session cookie and logout clears it, as the
     // original did; everything else leaves cookies alone.
     let cookie = match (&outcome, segments(uri.path()).ok().as_deref()) {
@@ -133,11 +124,12 @@ async fn dispatch(
     params: &Params,
     body: &Bytes,
     request_id: RequestId,
+    client: Option<std::net::IpAddr>,
 ) -> Outcome {
     let segs = segments(uri.path())?;
     let op = segs.first().map(String::as_str).unwrap_or("");
     match op {
-        "login" => login(app, params).await,
+        "login" => login(app, params, client).await,
         "logout" => {
             session::logout(app, token_of(headers)).await;
             ok()
@@ -173,16 +165,19 @@ async fn dispatch(
     }
 }
 
-async fn login(app: &AppState, params: &Params) -> Outcome {
-    match session::login(app, params.get("user"), params.get("pass")).await {
+async fn login(app: &AppState, params: &Params, client: Option<std::net::IpAddr>) -> Outcome {
+    match session::login(app, params.get("user"), params.get("pass"), client).await {
         Ok((token, _)) => {
             let mut out = Map::new();
             out.insert("token".into(), Value::String(token.secret));
             Ok(out)
         }
-        Err(e @ (LoginError::MissingUser | LoginError::MissingPassword | LoginError::Failed)) => {
-            Err(e.into())
-        }
+        Err(
+            e @ (LoginError::MissingUser
+            | LoginError::MissingPassword
+            | LoginError::Failed
+            | LoginError::Throttled(_)),
+        ) => Err(e.into()),
         Err(LoginError::Unavailable) => Err(Failure("Login failed".into())),
     }
 }

@@ -44,6 +44,13 @@ pub enum ApiError {
     /// 500: a bug or an unexpected failure; details go to the log only.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// 429: too many failed logins; retry after this many seconds.
+    #[error("Too many failed logins: try again in {0} seconds")]
+    Throttled(u64),
+    /// Any other status the HTTP layer answers by itself (no such route,
+    /// wrong method, time-out, headers too large...).
+    #[error("{1}")]
+    Http(StatusCode, String),
 }
 
 impl ApiError {
@@ -58,6 +65,8 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Http(status, _) => *status,
         }
     }
 }
@@ -73,6 +82,10 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
+        if let ApiError::Throttled(secs) = self {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -148,6 +161,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(e) => ApiError::Unprocessable(e.body_text()),
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::TooLarge
+            }
+            JsonRejection::MissingJsonContentType(e) => {
+                ApiError::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.body_text())
             }
             other => ApiError::BadRequest(other.body_text()),
         }

@@ -1,4 +1,5 @@
-//! Extractors: the authenticated caller, the request id, and JSON/path/query
+//! Extractors: the authenticated caller, the request id, the client address,
+//! and JSON/path/query
 //! extractors whose rejections use the API's own error shape.
 
 use axum::extract::{FromRequest, FromRequestParts};
@@ -44,6 +45,23 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(RequestId::from_headers(&parts.headers))
+    }
+}
+
+/// The client's IP address, as the server loop recorded it; `None` when the
+/// router is driven without a socket.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
     }
 }
 

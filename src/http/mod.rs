@@ -4,17 +4,29 @@
 //! - [`compat`]: the dmadminweb API (`/dmadminweb/API/...`), always HTTP 200
 //!   with `{"success": ...}`.
 //! - [`v1`]: the JSON API under `/api/v1`, with real status codes.
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - Around every route, outermost first: [`observe`] (request id, log span,
+//!   metrics), [`shape`] (every error in the API's own shape), [`guard`]
+//!   (header size, path well-formedness, request time-out), and the body limit.
 
 pub mod compat;
 pub mod error;
 pub mod extract;
+pub mod guard;
+pub mod observe;
+pub mod ops;
 pub mod session;
+pub mod shape;
 pub mod v1;
 
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::Router;
 use std::sync::Arc;
 
-use crate::auth::Sessions;
+use crate::auth::{Sessions, Throttle};
+use crate::config::Limits;
+use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::reader::ReadPool;
 use crate::writer::WriterHandle;
@@ -31,12 +43,25 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Read-only SQLite connections for credentials and the log.
     pub pool: ReadPool,
+    pub metrics: Arc<Metrics>,
+    pub throttle: Arc<Throttle>,
+    pub limits: Arc<Limits>,
 }
 
 pub fn router(state: AppState) -> Router {
+    let limits = state.limits.clone();
     Router::new()
         .merge(compat::router())
         .merge(v1::router())
+        .merge(ops::router())
+        .fallback(shape::no_route)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(limits, guard::guard))
+        .layer(middleware::from_fn(shape::shape))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            observe::observe,
+        ))
         .with_state(state)
 }
 

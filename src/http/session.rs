@@ -1,7 +1,10 @@
 //! Logging in and out, shared by the compat and JSON APIs.
 
 use axum::http::{header, HeaderValue};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use super::{now_ms, AppState};
 use crate::auth::{password, Token};
@@ -19,13 +22,24 @@ pub enum LoginError {
     Failed,
     #[error("the session could not be stored")]
     Unavailable,
+    /// Too many failed logins for this user or from this address.
+    #[error("Too many failed logins: try again in {} seconds", retry_after_secs(*.0))]
+    Throttled(Duration),
+}
+
+/// Whole seconds to wait, rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_millis().div_ceil(1000) as u64).max(1)
 }
 
 /// Checks the credentials and opens a session. Returns the token's secret.
+/// Failures count against the user name and the client address
+/// ([`crate::auth::Throttle`]); while either is locked out, nothing is checked.
 pub async fn login(
     app: &AppState,
     user: Option<&str>,
     pass: Option<&str>,
+    client: Option<IpAddr>,
 ) -> Result<(Token, UserId), LoginError> {
     let name = user
         .filter(|u| !u.is_empty())
@@ -33,6 +47,12 @@ pub async fn login(
     let pass = pass
         .filter(|p| !p.is_empty())
         .ok_or(LoginError::MissingPassword)?;
+    if let Err(wait) = app.throttle.check(name, client, Instant::now()) {
+        app.metrics.logins_throttled.fetch_add(1, Ordering::Relaxed);
+        // The name is not logged: people type passwords into the user field.
+        tracing::warn!(client = ?client, "login refused: too many failures");
+        return Err(LoginError::Throttled(wait));
+    }
     let ident = match Ident::parse(Kind::User, name) {
         // A login is a name; ids are not accepted as one.
         Ident::Id(_) => Ident::Plain(name.to_owned()),
@@ -70,8 +90,15 @@ pub async fn login(
     .unwrap_or(false);
     let user = match (ok, user) {
         (true, Some(u)) => u,
-        _ => return Err(LoginError::Failed),
+        _ => {
+            app.throttle.failed(name, client, Instant::now());
+            // Only a name that resolved is logged, as an id: an unknown
+            // "name" may well be a password typed into the wrong field.
+            tracing::info!(user_id = ?user.map(|u| u.0), client = ?client, "login failed");
+            return Err(LoginError::Failed);
+        }
     };
+    app.throttle.succeeded(name);
     let token = Token::generate();
     let now = now_ms();
     app.writer

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::domain::UserId;
 use crate::events::{Event, Recorded};
+use crate::state::Head;
 
 /// Stamped into the SQLite header so a rollcall database is recognisable ("RLCL").
 pub const APPLICATION_ID: i32 = 0x524c_434c;
@@ -23,12 +24,14 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Opens (creating if needed) a database for writing and brings its schema up
-/// to date. Refuses files that are not rollcall databases or are newer than
-/// this build, without changing them.
+/// to date. Refuses files that are not rollcall databases, are newer than
+/// this build, or whose hash chain is broken after the views' checkpoint
+/// ([`verify_tail`]) — all before changing anything in them.
 pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("Failed to open database {}", path.display()))?;
     check_identity(&conn, path)?;
+    check_tail(&conn, path)?;
     configure(&conn)?;
     migrate(&conn).with_context(|| format!("Failed to migrate {}", path.display()))?;
     Ok(conn)
@@ -84,6 +87,33 @@ fn check_identity(conn: &Connection, path: &Path) -> anyhow::Result<()> {
             path.display()
         );
     }
+    Ok(())
+}
+
+/// The tail check, on a database already at this build's schema (an older
+/// one is checked by the next start, once migrated).
+fn check_tail(conn: &Connection, path: &Path) -> anyhow::Result<()> {
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version != SCHEMA_VERSION {
+        return Ok(());
+    }
+    let checkpoint = conn.query_row(
+        "SELECT seq, hash FROM view_checkpoint WHERE id = 1",
+        [],
+        |r| {
+            Ok(Head {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+            })
+        },
+    )?;
+    verify_tail(conn, &checkpoint).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: the event log is damaged: {e}; refusing to start, and nothing was changed \
+             (restore the database from a backup)",
+            path.display()
+        )
+    })?;
     Ok(())
 }
 
@@ -238,4 +268,61 @@ pub fn head(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .optional()
+}
+
+/// Why a log fails verification.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Chain(#[from] chain::ChainError),
+    #[error("the views are at position {views} but the log ends at position {log}")]
+    ViewsAhead { views: i64, log: i64 },
+    #[error("position {seq}: the views' checkpoint hash is not the log's hash there")]
+    CheckpointMismatch { seq: i64 },
+}
+
+/// Checks every link of the hash chain, from the first event to the last.
+/// Returns the head it reached.
+pub fn verify_chain(conn: &Connection) -> Result<Head, VerifyError> {
+    verify_after(conn, Head::default())
+}
+
+/// The cheap check made at every start: the event the views' checkpoint
+/// names is in the log, hashes to its stored hash, and that hash is the
+/// checkpoint's; every event after it links on. Costs the events since the
+/// checkpoint (normally none), not the whole log.
+pub fn verify_tail(conn: &Connection, checkpoint: &Head) -> Result<Head, VerifyError> {
+    if checkpoint.seq > 0 {
+        let at = read_after(conn, checkpoint.seq - 1, 1)?
+            .into_iter()
+            .find(|r| r.seq == checkpoint.seq);
+        let Some(rec) = at else {
+            let log = head(conn).map_err(ReadError::from)?.map_or(0, |h| h.0);
+            return Err(VerifyError::ViewsAhead {
+                views: checkpoint.seq,
+                log,
+            });
+        };
+        if chain::compute_hash(&rec) != rec.hash {
+            return Err(chain::ChainError::BadHash { seq: rec.seq }.into());
+        }
+        if rec.hash != checkpoint.hash {
+            return Err(VerifyError::CheckpointMismatch { seq: rec.seq });
+        }
+    }
+    verify_after(conn, checkpoint.clone())
+}
+
+fn verify_after(conn: &Connection, mut head: Head) -> Result<Head, VerifyError> {
+    for_each(conn, head.seq, i64::MAX, |rec| -> Result<(), VerifyError> {
+        chain::check_link(&head, &rec)?;
+        head = Head {
+            seq: rec.seq,
+            hash: rec.hash,
+        };
+        Ok(())
+    })?;
+    Ok(head)
 }

@@ -4,9 +4,12 @@
 use reqwest::StatusCode;
 use rollcall::app::Application;
 use rollcall::config::Config;
+use rollcall::writer::WriterHandle;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -19,44 +22,97 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The admin's bearer token.
     pub admin: String,
+    /// The writer, for simulating storage faults; dropped on stop.
+    pub writer: Option<WriterHandle>,
+    configure: Arc<dyn Fn(&mut Config) + Send + Sync>,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-async fn start(
-    db: PathBuf,
-) -> (
-    SocketAddr,
-    oneshot::Sender<()>,
-    JoinHandle<anyhow::Result<()>>,
-) {
+struct Started {
+    addr: SocketAddr,
+    writer: WriterHandle,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(db: PathBuf, configure: &(dyn Fn(&mut Config) + Send + Sync)) -> Started {
     let mut config = Config::new(db, "127.0.0.1:0");
     config.admin_password = Some(ADMIN_PASSWORD.into());
+    configure(&mut config);
     let app = Application::build(config).await.expect("app builds");
     let addr = app.local_addr().expect("bound");
+    let writer = app.writer();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    (addr, stop, server)
+    Started {
+        addr,
+        writer,
+        stop,
+        server,
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The service with `configure` applied to its settings (limits, throttling).
+pub async fn spawn_app_with(configure: impl Fn(&mut Config) + Send + Sync + 'static) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("rollcall.db");
-    let (addr, stop, server) = start(db.clone()).await;
+    let configure: Arc<dyn Fn(&mut Config) + Send + Sync> = Arc::new(configure);
+    let s = start(db.clone(), &*configure).await;
     let mut app = TestApp {
-        addr,
+        addr: s.addr,
         db,
         http: reqwest::Client::new(),
         admin: String::new(),
+        writer: Some(s.writer),
+        configure,
         _dir: dir,
-        stop: Some(stop),
-        server: Some(server),
+        stop: Some(s.stop),
+        server: Some(s.server),
     };
     app.admin = app.login("admin", ADMIN_PASSWORD).await;
     app
+}
+
+/// A raw HTTP/1.1 exchange: sends `request` byte for byte (no client-side
+/// path normalisation) and reads until the server closes. Returns the status
+/// (0 if the server closed without answering), the headers and the body.
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // The server may answer and close before reading everything we send.
+    let _ = s.write_all(request).await;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    parse_response(&buf)
+}
+
+pub fn parse_response(buf: &[u8]) -> (u16, String, String) {
+    let text = String::from_utf8_lossy(buf).into_owned();
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return (0, text, String::new());
+    };
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// A GET with `Connection: close` and the admin's token, sent verbatim.
+pub async fn raw_get(app: &TestApp, path: &str) -> (u16, String, String) {
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        app.admin
+    );
+    raw(app.addr, req.as_bytes()).await
 }
 
 impl TestApp {
@@ -67,13 +123,15 @@ impl TestApp {
     /// Stops the server gracefully and starts it again on the same database.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let (addr, stop, server) = start(self.db.clone()).await;
-        self.addr = addr;
-        self.stop = Some(stop);
-        self.server = Some(server);
+        let s = start(self.db.clone(), &*self.configure).await;
+        self.addr = s.addr;
+        self.writer = Some(s.writer);
+        self.stop = Some(s.stop);
+        self.server = Some(s.server);
     }
 
     pub async fn stop(&mut self) {
+        self.writer = None;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -430,3 +430,17 @@ async fn bad_audit_requests_get_clear_errors() {
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_long_poll_answers_empty_before_the_request_time_out_would() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.limits.request_timeout = std::time::Duration::from_millis(1500);
+    })
+    .await;
+    let head = get_ok(&app, "/api/v1/log/head").await["position"]
+        .as_i64()
+        .expect("head");
+    let v = get_ok(&app, &format!("/api/v1/events?after={head}&wait=60")).await;
+    assert_eq!(v["events"], serde_json::json!([]));
+    assert_eq!(v["head"], head);
+}

@@ -295,11 +295,15 @@ pub async fn events(
         )));
     }
     if wait > 0 {
+        // Answer (empty) before the request time-out would: a tailing
+        // client simply asks again.
+        let longest = app
+            .limits
+            .request_timeout
+            .saturating_sub(Duration::from_millis(500));
+        let wait = Duration::from_secs(wait).min(longest);
         // Resolves at once when the log already holds an event after `after`.
-        let _ = app
-            .read
-            .wait_for(q.after + 1, Duration::from_secs(wait))
-            .await;
+        let _ = app.read.wait_for(q.after + 1, wait).await;
     }
     let after = q.after;
     let page = app

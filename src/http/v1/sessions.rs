@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::error::ApiResult;
-use crate::http::extract::{token_of, ApiJson};
+use crate::http::extract::{token_of, ApiJson, ClientAddr};
 use crate::http::session::{self, clear_cookie, session_cookie, LoginError};
 use crate::http::{ApiError, AppState};
 
@@ -21,9 +21,10 @@ pub struct Login {
 
 pub async fn create(
     State(app): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Login>,
 ) -> ApiResult<impl IntoResponse> {
-    match session::login(&app, body.user.as_deref(), body.password.as_deref()).await {
+    match session::login(&app, body.user.as_deref(), body.password.as_deref(), client).await {
         Ok((token, user)) => Ok((
             StatusCode::CREATED,
             [session_cookie(&token.secret)],
@@ -34,6 +35,9 @@ pub async fn create(
         }
         Err(LoginError::Failed) => Err(ApiError::LoginFailed),
         Err(e @ LoginError::Unavailable) => Err(ApiError::Unavailable(e.to_string())),
+        Err(LoginError::Throttled(wait)) => {
+            Err(ApiError::Throttled(session::retry_after_secs(wait)))
+        }
     }
 }
 
