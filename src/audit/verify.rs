@@ -6,6 +6,7 @@ use chrono::{DateTime, SecondsFormat};
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 
 use super::progress::{Progress, STEP};
 use super::scan;
@@ -271,13 +272,31 @@ fn state_difference(stored: &State, folded: &State) -> Option<String> {
 #[derive(Default)]
 struct Expected {
     seq: i64,
-    /// (group, user, from_seq, to_seq)
-    intervals: Vec<(i64, i64, i64, Option<i64>)>,
+    /// A digest of the current event's time, actor, reason and request id:
+    /// the stamps an interval copies, compared without keeping the strings.
+    stamp: u64,
+    /// Keyed afresh on every run, so no one can prepare a colliding stamp.
+    hasher: RandomState,
+    /// (group, user, from_seq, to_seq, opening stamp, closing stamp)
+    intervals: Vec<IntervalRow>,
     open: HashMap<(i64, i64), usize>,
     /// (kind, id) -> (name, domain, created_seq, deleted_seq)
     directory: HashMap<(&'static str, i64), DirRow>,
     /// (kind, id, seq)
     history: Vec<(&'static str, i64, i64)>,
+}
+
+type IntervalRow = (i64, i64, i64, Option<i64>, u64, Option<u64>);
+
+/// The digest of the stamp columns an interval copies from an event.
+fn stamp(
+    hasher: &RandomState,
+    at: &str,
+    actor: Option<i64>,
+    reason: Option<&str>,
+    request_id: Option<&str>,
+) -> u64 {
+    hasher.hash_one((at, actor, reason, request_id))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,6 +332,13 @@ impl Sink for Expected {
 
     fn begin(&mut self, origin: &Origin<'_>) -> Result<(), Self::Error> {
         self.seq = origin.seq;
+        self.stamp = stamp(
+            &self.hasher,
+            origin.occurred_at,
+            origin.actor.map(|a| a.0),
+            origin.reason,
+            origin.request_id,
+        );
         Ok(())
     }
 
@@ -327,13 +353,15 @@ impl Sink for Expected {
             Change::DropGroup(id) => self.deleted("group", id.0),
             Change::AddMember { group, user, at } => {
                 self.open.insert((group.0, user.0), self.intervals.len());
-                self.intervals.push((group.0, user.0, at.seq, None));
+                self.intervals
+                    .push((group.0, user.0, at.seq, None, self.stamp, None));
                 self.history.push(("group", group.0, at.seq));
                 self.history.push(("user", user.0, at.seq));
             }
             Change::RemoveMember { group, user, at } => {
                 if let Some(i) = self.open.remove(&(group.0, user.0)) {
                     self.intervals[i].3 = Some(at.seq);
+                    self.intervals[i].5 = Some(self.stamp);
                 }
                 self.history.push(("group", group.0, at.seq));
                 self.history.push(("user", user.0, at.seq));
@@ -350,34 +378,60 @@ impl Expected {
     /// Streams each history view in key order against the sorted expectation.
     fn compare(mut self, conn: &Connection) -> anyhow::Result<Option<String>> {
         self.intervals.sort_unstable();
+        let hasher = &self.hasher;
         let mut stmt = conn.prepare(
-            "SELECT group_id, user_id, from_seq, to_seq FROM view_membership_intervals
-              ORDER BY group_id, user_id, from_seq",
+            "SELECT group_id, user_id, from_seq, to_seq, from_at, from_actor, from_reason,
+                    from_request_id, to_at, to_actor, to_reason, to_request_id
+               FROM view_membership_intervals ORDER BY group_id, user_id, from_seq",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        if let Some(d) = first_difference(self.intervals.into_iter(), rows)? {
-            return Ok(Some(format!("view_membership_intervals: {d}")));
+        let rows = stmt.query_map([], |r| {
+            let to_seq: Option<i64> = r.get(3)?;
+            let from = stamp(
+                hasher,
+                &r.get::<_, String>(4)?,
+                r.get(5)?,
+                r.get::<_, Option<String>>(6)?.as_deref(),
+                r.get::<_, Option<String>>(7)?.as_deref(),
+            );
+            let to = match r.get::<_, Option<String>>(8)? {
+                Some(at) => Some(stamp(
+                    hasher,
+                    &at,
+                    r.get(9)?,
+                    r.get::<_, Option<String>>(10)?.as_deref(),
+                    r.get::<_, Option<String>>(11)?.as_deref(),
+                )),
+                None => None,
+            };
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, to_seq, from, to))
+        })?;
+        let mut want = self.intervals.iter();
+        for got in rows {
+            let got: IntervalRow = got?;
+            let Some(w) = want.next() else {
+                return Ok(Some(format!(
+                    "view_membership_intervals: unexpected {:?}",
+                    &(got.0, got.1, got.2, got.3)
+                )));
+            };
+            if (w.0, w.1, w.2, w.3) != (got.0, got.1, got.2, got.3) {
+                return Ok(Some(format!(
+                    "view_membership_intervals: expected {:?}, found {:?}",
+                    (w.0, w.1, w.2, w.3),
+                    (got.0, got.1, got.2, got.3)
+                )));
+            }
+            if (w.4, w.5) != (got.4, got.5) {
+                return Ok(Some(format!(
+                    "view_membership_intervals: the time, actor, reason or request id of ({}, {}, from {}) differs from its events",
+                    got.0, got.1, got.2
+                )));
+            }
         }
-        // The stamps are copies of the events' own columns.
-        let stale: Option<(i64, i64, i64)> = {
-            use rusqlite::OptionalExtension;
-            conn.query_row(
-                "SELECT i.group_id, i.user_id, i.from_seq FROM view_membership_intervals i
-                   JOIN events f ON f.seq = i.from_seq
-                   LEFT JOIN events t ON t.seq = i.to_seq
-                  WHERE i.from_at IS NOT f.occurred_at OR i.from_actor IS NOT f.actor
-                     OR i.from_reason IS NOT f.reason OR i.from_request_id IS NOT f.request_id
-                     OR i.to_at IS NOT t.occurred_at OR i.to_actor IS NOT t.actor
-                     OR i.to_reason IS NOT t.reason OR i.to_request_id IS NOT t.request_id
-                  LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?
-        };
-        if let Some((g, u, from)) = stale {
+        if let Some(w) = want.next() {
             return Ok(Some(format!(
-                "view_membership_intervals: the times, actors, reasons or request ids of ({g}, {u}, from {from}) differ from its events"
+                "view_membership_intervals: missing {:?}",
+                (w.0, w.1, w.2, w.3)
             )));
         }
 
