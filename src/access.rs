@@ -9,8 +9,42 @@
 
 use serde::Serialize;
 
-use crate::domain::{GroupId, ObjectRef, Permission, UserId, ADMINISTRATORS, EVERYONE};
+use crate::domain::{Flags, GroupId, ObjectRef, Permission, UserId, ADMINISTRATORS, EVERYONE};
 use crate::state::State;
+
+/// The facts a verdict depends on: who exists, who is in which group, and the
+/// grants. The live [`State`] provides them; so does the history at a past
+/// position (`as_of`), so both answer by the same rules.
+pub trait Facts {
+    fn user_exists(&self, user: UserId) -> bool;
+    fn is_admin(&self, user: UserId) -> bool;
+    /// The user's explicit groups (Everyone is added by the rules).
+    fn groups_of(&self, user: UserId) -> Vec<GroupId>;
+    /// The group's setting on the object with this key.
+    fn flags(&self, object: &str, group: GroupId) -> Option<Flags>;
+    fn group_name(&self, group: GroupId) -> String;
+}
+
+impl Facts for State {
+    fn user_exists(&self, user: UserId) -> bool {
+        self.user(user).is_some()
+    }
+    fn is_admin(&self, user: UserId) -> bool {
+        State::is_admin(self, user)
+    }
+    fn groups_of(&self, user: UserId) -> Vec<GroupId> {
+        self.groups_of_after(user, None).collect()
+    }
+    fn flags(&self, object: &str, group: GroupId) -> Option<Flags> {
+        self.grants_on(object)
+            .and_then(|row| row.get(&group))
+            .copied()
+    }
+    fn group_name(&self, id: GroupId) -> String {
+        self.group(id)
+            .map_or_else(|| format!("group {id}"), |g| self.group_qualified(g))
+    }
+}
 
 /// A group whose effective setting allowed the permission, and where it was set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -40,36 +74,34 @@ pub struct Source {
 }
 
 /// The groups whose settings count for `user`: Everyone, then its explicit groups.
-fn groups_of(state: &State, user: UserId) -> impl Iterator<Item = GroupId> + '_ {
-    std::iter::once(EVERYONE).chain(state.groups_of_after(user, None))
-}
-
-fn group_name(state: &State, id: GroupId) -> String {
-    state
-        .group(id)
-        .map_or_else(|| format!("group {id}"), |g| state.group_qualified(g))
+fn groups_of<F: Facts + ?Sized>(facts: &F, user: UserId) -> impl Iterator<Item = GroupId> {
+    std::iter::once(EVERYONE).chain(facts.groups_of(user))
 }
 
 /// A group's effective setting for `perm` on the first object of `chain`
 /// that sets it.
-fn effective<'c>(
-    state: &State,
+fn effective<'c, F: Facts + ?Sized>(
+    facts: &F,
     chain: &'c [ObjectRef],
     group: GroupId,
     perm: Permission,
 ) -> Option<(bool, &'c ObjectRef)> {
     chain.iter().find_map(|o| {
-        state
-            .grants_on(o.as_str())
-            .and_then(|row| row.get(&group))
+        facts
+            .flags(o.as_str(), group)
             .and_then(|flags| flags.get(perm))
             .map(|v| (v, o))
     })
 }
 
 /// May `user` exercise `perm` on `object`?
-pub fn check(state: &State, user: UserId, object: &ObjectRef, perm: Permission) -> Verdict {
-    if state.user(user).is_none() {
+pub fn check<F: Facts + ?Sized>(
+    state: &F,
+    user: UserId,
+    object: &ObjectRef,
+    perm: Permission,
+) -> Verdict {
+    if !state.user_exists(user) {
         return Verdict {
             allowed: false,
             via: vec![],
@@ -79,7 +111,7 @@ pub fn check(state: &State, user: UserId, object: &ObjectRef, perm: Permission) 
         return Verdict {
             allowed: true,
             via: vec![Via {
-                group: group_name(state, ADMINISTRATORS),
+                group: state.group_name(ADMINISTRATORS),
                 on: "*".into(),
             }],
         };
@@ -88,7 +120,7 @@ pub fn check(state: &State, user: UserId, object: &ObjectRef, perm: Permission) 
     let via: Vec<Via> = groups_of(state, user)
         .filter_map(|g| match effective(state, &chain, g, perm) {
             Some((true, on)) => Some(Via {
-                group: group_name(state, g),
+                group: state.group_name(g),
                 on: on.to_string(),
             }),
             _ => None,
@@ -101,11 +133,16 @@ pub fn check(state: &State, user: UserId, object: &ObjectRef, perm: Permission) 
 }
 
 /// Just the yes/no of [`check`], without building the explanation.
-pub fn allows(state: &State, user: UserId, object: &ObjectRef, perm: Permission) -> bool {
+pub fn allows<F: Facts + ?Sized>(
+    state: &F,
+    user: UserId,
+    object: &ObjectRef,
+    perm: Permission,
+) -> bool {
     if state.is_admin(user) {
         return true;
     }
-    if state.user(user).is_none() {
+    if !state.user_exists(user) {
         return false;
     }
     let chain = object.chain();
@@ -113,13 +150,18 @@ pub fn allows(state: &State, user: UserId, object: &ObjectRef, perm: Permission)
 }
 
 /// Every group's effective setting for `perm`, for explaining a verdict.
-pub fn sources(state: &State, user: UserId, object: &ObjectRef, perm: Permission) -> Vec<Source> {
+pub fn sources<F: Facts + ?Sized>(
+    state: &F,
+    user: UserId,
+    object: &ObjectRef,
+    perm: Permission,
+) -> Vec<Source> {
     let chain = object.chain();
     let mut out: Vec<Source> = groups_of(state, user)
         .map(|g| {
             let found = effective(state, &chain, g, perm);
             Source {
-                group: group_name(state, g),
+                group: state.group_name(g),
                 value: match found {
                     Some((true, _)) => "allow",
                     Some((false, _)) => "deny",
@@ -131,7 +173,7 @@ pub fn sources(state: &State, user: UserId, object: &ObjectRef, perm: Permission
         .collect();
     if state.is_admin(user) {
         out.push(Source {
-            group: group_name(state, ADMINISTRATORS),
+            group: state.group_name(ADMINISTRATORS),
             value: "allow",
             on: Some("*".into()),
         });

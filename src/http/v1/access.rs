@@ -300,8 +300,8 @@ pub async fn permissions(
             (
                 p.as_str(),
                 FlagExplained {
-                    allowed: access::allows(&state, id, &object, *p),
-                    sources: access::sources(&state, id, &object, *p),
+                    allowed: access::allows(&*state, id, &object, *p),
+                    sources: access::sources(&*state, id, &object, *p),
                 },
             )
         })
