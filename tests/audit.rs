@@ -151,6 +151,28 @@ async fn the_writer_keeps_intervals_with_who_opened_and_closed_them() {
         .collect::<Result<_, _>>()
         .expect("rows");
     assert_eq!(touched, [a1 - 1, a1, a2, a3, gone]);
+    // The facts a rule judged in the past would ask for.
+    for (at, member, alive) in [
+        (a1 - 1, false, true),
+        (a1, true, true),
+        (a2, false, true),
+        (a3, true, true),
+        (gone, false, false),
+    ] {
+        assert_eq!(
+            as_of::member_at(&conn, 2, 2, at).expect("member"),
+            member,
+            "at {at}"
+        );
+        assert_eq!(
+            as_of::user_alive_at(&conn, 2, at).expect("alive"),
+            alive,
+            "at {at}"
+        );
+        let groups = as_of::explicit_groups_at(&conn, 2, at).expect("groups");
+        assert_eq!(groups, if member { vec![2] } else { vec![] }, "at {at}");
+    }
+    assert!(!as_of::user_alive_at(&conn, 2, a1 - 2).expect("alive"));
     drop(conn);
     assert!(matches!(verify_db(&db, None), Report::Ok { .. }));
 }

@@ -481,6 +481,35 @@ where
     Ok((out, None))
 }
 
+// ---- facts at a position, for rules judged in the past ---------------------------------
+
+/// Did `user` exist at `at`?
+pub fn user_alive_at(conn: &Connection, user: i64, at: i64) -> rusqlite::Result<bool> {
+    Ok(object_by_id(conn, Kind::User, user)?.is_some_and(|u| u.alive_at(at)))
+}
+
+/// Was `user` an explicit member of `group` at `at`? (Everyone is implicit.)
+pub fn member_at(conn: &Connection, group: i64, user: i64, at: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM view_membership_intervals
+                         WHERE group_id = ?1 AND user_id = ?2 AND from_seq <= ?3
+                           AND (to_seq IS NULL OR to_seq > ?3))",
+    )?
+    .query_row(params![group, user, at], |r| r.get(0))
+}
+
+/// The groups `user` was an explicit member of at `at`, in id order
+/// (Everyone, implicit, is not among them).
+pub fn explicit_groups_at(conn: &Connection, user: i64, at: i64) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT group_id FROM view_membership_intervals INDEXED BY view_membership_intervals_by_user
+          WHERE user_id = ?1 AND from_seq <= ?2 AND (to_seq IS NULL OR to_seq > ?2)
+          ORDER BY group_id",
+    )?;
+    let rows = stmt.query_map(params![user, at], |r| r.get(0))?;
+    rows.collect()
+}
+
 // ---- what changed ---------------------------------------------------------------------
 
 /// A member who joined or left between two positions, and the event that did it.
