@@ -151,6 +151,23 @@ pub fn describe(event_type: &str, data: &Value) -> String {
         "GroupDeleted" => format!("group {} deleted", qualified(s("domain"), s("name"))),
         "UserAssigned" => format!("{} added to {}", s("user"), s("group")),
         "UserUnassigned" => format!("{} removed from {}", s("user"), s("group")),
+        "AccessGranted" => {
+            let flags: Vec<String> = ["view", "update", "read", "write"]
+                .into_iter()
+                .filter_map(|f| {
+                    data.get(f)
+                        .and_then(Value::as_bool)
+                        .map(|allow| format!("{f} {}", if allow { "allowed" } else { "denied" }))
+                })
+                .collect();
+            let flags = if flags.is_empty() {
+                "nothing set".to_owned()
+            } else {
+                flags.join(", ")
+            };
+            format!("{} on {}: {flags}", s("group"), s("object"))
+        }
+        "AccessRevoked" => format!("{} loses its grant on {}", s("group"), s("object")),
         other => format!("{other} {data}"),
     }
 }
@@ -169,5 +186,10 @@ mod tests {
         let d =
             serde_json::json!({"group_id": 3, "name": "Devs", "domain_id": 1, "domain": "GLOBAL"});
         assert_eq!(describe("GroupDeleted", &d), "group GLOBAL.Devs deleted");
+        let g = serde_json::json!({"group_id": 3, "group": "GLOBAL.Devs", "object": "environment:GLOBAL.Prod", "read": true, "write": false});
+        assert_eq!(
+            describe("AccessGranted", &g),
+            "GLOBAL.Devs on environment:GLOBAL.Prod: read allowed, write denied"
+        );
     }
 }

@@ -444,3 +444,25 @@ async fn a_long_poll_answers_empty_before_the_request_time_out_would() {
     assert_eq!(v["events"], serde_json::json!([]));
     assert_eq!(v["head"], head);
 }
+
+#[tokio::test]
+async fn grants_show_in_the_groups_history() {
+    let app = spawn_app().await;
+    app.create_group("Deployers", "GLOBAL").await;
+    let body = serde_json::json!({"group": "Deployers", "object": "environment:GLOBAL.Prod", "write": true, "reason": "release duty"});
+    let (s, v) = app
+        .api(
+            reqwest::Method::PUT,
+            &app.admin,
+            "/api/v1/grants",
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = get_ok(&app, "/api/v1/groups/Deployers/history").await;
+    let e = &v["events"][0];
+    assert_eq!(e["type"], "AccessGranted");
+    assert_eq!(e["reason"], "release duty");
+    assert_eq!(e["data"]["object"], "environment:GLOBAL.Prod");
+    assert_eq!(v["events"][1]["type"], "GroupCreated");
+}
