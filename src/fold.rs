@@ -50,9 +50,25 @@ pub enum Change {
     Head(Head),
 }
 
+/// The envelope of the event whose changes a sink is about to receive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub seq: i64,
+    pub occurred_at: &'a str,
+    pub actor: Option<UserId>,
+    pub reason: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
 /// Where changes go besides the in-memory state.
 pub trait Sink {
     type Error;
+    /// Called once per event, before its changes: where in the log they come
+    /// from, so a sink can stamp what it writes (the history views). A sink
+    /// learns the envelope only; what the event means is `changes`' job.
+    fn begin(&mut self, _origin: &Origin<'_>) -> Result<(), Self::Error> {
+        Ok(())
+    }
     fn apply(&mut self, change: &Change) -> Result<(), Self::Error>;
 }
 
@@ -68,6 +84,13 @@ impl Sink for NoSink {
 
 /// Folds one recorded event into `state`, passing every change to `sink`.
 pub fn fold<S: Sink>(state: &mut State, rec: &Recorded, sink: &mut S) -> Result<(), S::Error> {
+    sink.begin(&Origin {
+        seq: rec.seq,
+        occurred_at: &rec.occurred_at,
+        actor: rec.actor,
+        reason: rec.reason.as_deref(),
+        request_id: rec.request_id.as_deref(),
+    })?;
     for change in changes(state, rec) {
         sink.apply(&change)?;
         state.apply(&change);

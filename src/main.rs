@@ -8,7 +8,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use rollcall::app::{shutdown_signal, Application};
+use rollcall::audit::progress::Progress;
+use rollcall::audit::verify::{Report, TrustedHead};
+use rollcall::audit::{as_of, export, generate, history, replay, verify};
 use rollcall::config::{parse_duration, Config, Limits, LoginThrottle};
+use rollcall::domain::{Ident, Kind};
+use rollcall::log;
+use std::io::Write;
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +52,69 @@ enum Cmd {
     Rebuild {
         #[arg(long, env = "ROLLCALL_DB")]
         db: PathBuf,
+    },
+    /// Fold the log itself (not the stored views) and print the membership as JSON.
+    Replay {
+        #[arg(long, env = "ROLLCALL_DB")]
+        db: PathBuf,
+        /// Stop at the last event at or before this RFC 3339 time.
+        #[arg(long, conflicts_with = "until_seq")]
+        until: Option<String>,
+        /// Stop at this log position.
+        #[arg(long)]
+        until_seq: Option<i64>,
+        /// Print only this group's members.
+        #[arg(long, conflicts_with = "user")]
+        group: Option<String>,
+        /// Print only this user's groups.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Recompute the chain, check the views against a fresh fold and,
+    /// optionally, a head saved earlier. Exits non-zero on any problem.
+    Verify {
+        #[arg(long, env = "ROLLCALL_DB")]
+        db: PathBuf,
+        /// A head recorded earlier, as HASH@N: the log must still hold it.
+        #[arg(long)]
+        trusted_head: Option<TrustedHead>,
+    },
+    /// Write the log as NDJSON on stdout, one event a line with every column.
+    Export {
+        #[arg(long, env = "ROLLCALL_DB")]
+        db: PathBuf,
+        /// Only events after this position.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
+    /// Load an exported log into a new (or empty) database, checking the
+    /// chain; writes nothing at all if any line is broken.
+    Import {
+        #[arg(long, env = "ROLLCALL_DB")]
+        db: PathBuf,
+        /// The NDJSON file `export` wrote.
+        file: PathBuf,
+        /// A head recorded earlier, as HASH@N: the file must hold it.
+        #[arg(long)]
+        trusted_head: Option<TrustedHead>,
+    },
+    /// A readable timeline of a user or a group, oldest first.
+    History {
+        #[arg(long, env = "ROLLCALL_DB")]
+        db: PathBuf,
+        #[arg(long, conflicts_with = "group", required_unless_present = "group")]
+        user: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+    },
+    /// Write a deterministic generated log as NDJSON (fixtures, measurements).
+    #[command(hide = true)]
+    Generate {
+        /// At least this many events.
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Copy a database, even while it is served, and check the copy.
     Backup {
@@ -168,6 +237,82 @@ fn run(command: Cmd) -> anyhow::Result<ExitCode> {
                 state.group_count(),
                 state.membership_count()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Replay {
+            db,
+            until,
+            until_seq,
+            group,
+            user,
+        } => {
+            let conn = log::open_reader(&db)?;
+            let until = replay::until_position(&conn, until.as_deref(), until_seq)?;
+            let progress = Progress::events(until as u64, "replaying");
+            let state = replay::replay(&conn, until, &progress)?;
+            progress.finish();
+            let answer = replay::answer(&state, group.as_deref(), user.as_deref())?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &answer)?;
+            writeln!(out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Verify { db, trusted_head } => {
+            let conn = log::open_reader(&db)?;
+            let total = log::head(&conn)?.map_or(0, |(s, _)| s);
+            let progress = Progress::events(total as u64, "verifying");
+            let report = verify::verify(&conn, trusted_head.as_ref(), &progress)?;
+            progress.finish();
+            println!("{report}");
+            Ok(match report {
+                Report::Ok { .. } => ExitCode::SUCCESS,
+                Report::Bad { .. } => ExitCode::FAILURE,
+            })
+        }
+        Cmd::Export { db, after } => {
+            let conn = log::open_reader(&db)?;
+            let total = log::head(&conn)?.map_or(0, |(s, _)| s);
+            let progress = Progress::events((total - after).max(0) as u64, "exporting");
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            export::export(&conn, after, &mut out, &progress)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Import {
+            db,
+            file,
+            trusted_head,
+        } => {
+            let head = export::import(&db, &file, trusted_head.as_ref(), |size| {
+                Progress::bytes(size, "importing")
+            })?;
+            println!("imported {} events\n{}@{}", head.seq, head.hash, head.seq);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::History { db, user, group } => {
+            let conn = log::open_reader(&db)?;
+            let state = rollcall::views::load(&conn)?;
+            let (kind, raw) = match (user, group) {
+                (Some(u), _) => (Kind::User, u),
+                (None, Some(g)) => (Kind::Group, g),
+                (None, None) => anyhow::bail!("give --user or --group"),
+            };
+            let object = as_of::resolve_any(&conn, &state, None, kind, &Ident::parse(kind, &raw))?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            writeln!(out, "{}", history::heading(kind, &object))?;
+            history::for_each(&conn, kind, object.id, |e| {
+                writeln!(out, "{}", history::render(&e))
+            })?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Generate { events, seed } => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            generate::generate(events, seed, |rec| {
+                serde_json::to_writer(&mut out, rec)?;
+                out.write_all(b"\n")?;
+                Ok(())
+            })?;
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Backup { db, out } => {

@@ -72,7 +72,7 @@ impl PageRequest {
 }
 
 /// Cursors are opaque to callers; inside they are the last id served.
-fn encode_cursor(id: i64) -> String {
+pub(crate) fn encode_cursor(id: i64) -> String {
     format!("c{id:x}")
 }
 

@@ -1,26 +1,95 @@
 //! The SQLite views: the sink `fold` writes through inside the writer's
 //! transaction, and loading them back into a [`State`] at start.
+//!
+//! Besides the current state (`view_domains`, `view_users`, `view_groups`,
+//! `view_memberships`) the sink keeps the history views auditors query
+//! (`view_membership_intervals`, `view_directory`, `view_history`, see
+//! `schema/migrations/0002_history.sql`); `load` needs only the former.
 
 use rusqlite::{params, Connection};
 use std::sync::Arc;
 
 use crate::domain::{DomainId, Flags, GroupId, Name, UserId};
-use crate::fold::{Change, Sink};
+use crate::fold::{Change, Origin, Sink};
 use crate::state::{Domain, Group, Head, LastIds, State, User};
 
 /// Writes changes into the view tables through a connection that is inside a transaction.
 pub struct SqlSink<'c> {
     conn: &'c Connection,
+    /// The event whose changes are being applied (from [`Sink::begin`]).
+    seq: i64,
+    occurred_at: String,
+    actor: Option<i64>,
+    reason: Option<String>,
+    request_id: Option<String>,
 }
 
 impl<'c> SqlSink<'c> {
     pub fn new(conn: &'c Connection) -> Self {
-        SqlSink { conn }
+        SqlSink {
+            conn,
+            seq: 0,
+            occurred_at: String::new(),
+            actor: None,
+            reason: None,
+            request_id: None,
+        }
+    }
+
+    /// Records in `view_history` that the current event touches an object.
+    fn touch(&self, kind: &str, id: i64) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO view_history (kind, id, seq) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![kind, id, self.seq])?;
+        Ok(())
+    }
+
+    /// Adds an object to `view_directory` when it is first seen; its
+    /// qualified name is its domain's qualified name, a dot, its name.
+    fn created(
+        &self,
+        kind: &str,
+        id: i64,
+        name: &str,
+        domain: Option<i64>,
+    ) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO view_directory (kind, id, name, domain_id, qualified_name, created_seq, created_at)
+                 VALUES (?1, ?2, ?3, ?4,
+                         coalesce((SELECT qualified_name || '.' FROM view_directory
+                                    WHERE kind = 'domain' AND id = ?4), '') || ?3,
+                         ?5, ?6)
+                 ON CONFLICT (kind, id) DO NOTHING",
+            )?
+            .execute(params![kind, id, name, domain, self.seq, self.occurred_at])?;
+        self.touch(kind, id)
+    }
+
+    fn deleted(&self, kind: &str, id: i64) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE view_directory SET deleted_seq = ?3, deleted_at = ?4 WHERE kind = ?1 AND id = ?2",
+            )?
+            .execute(params![kind, id, self.seq, self.occurred_at])?;
+        self.touch(kind, id)
     }
 }
 
 impl Sink for SqlSink<'_> {
     type Error = rusqlite::Error;
+
+    fn begin(&mut self, origin: &Origin<'_>) -> rusqlite::Result<()> {
+        self.seq = origin.seq;
+        self.occurred_at.clear();
+        self.occurred_at.push_str(origin.occurred_at);
+        self.actor = origin.actor.map(|a| a.0);
+        self.reason = origin.reason.map(str::to_owned);
+        self.request_id = origin.request_id.map(str::to_owned);
+        Ok(())
+    }
 
     fn apply(&mut self, change: &Change) -> rusqlite::Result<()> {
         let c = self.conn;
@@ -30,6 +99,7 @@ impl Sink for SqlSink<'_> {
                     "INSERT OR REPLACE INTO view_domains (id, name, parent_id, version) VALUES (?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![d.id.0, d.name.as_str(), d.parent.map(|p| p.0), d.version])?;
+                self.created("domain", d.id.0, d.name.as_str(), d.parent.map(|p| p.0))?;
             }
             Change::PutUser(u) => {
                 c.prepare_cached(
@@ -37,8 +107,10 @@ impl Sink for SqlSink<'_> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![u.id.0, u.name.as_str(), u.domain.0, u.realname, u.email, u.version])?;
+                self.created("user", u.id.0, u.name.as_str(), Some(u.domain.0))?;
             }
             Change::DropUser(id) => {
+                self.deleted("user", id.0)?;
                 c.prepare_cached("DELETE FROM view_users WHERE id = ?1")?
                     .execute([id.0])?;
                 // A deleted user can no longer log in, whichever way it is folded.
@@ -53,22 +125,57 @@ impl Sink for SqlSink<'_> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![g.id.0, g.name.as_str(), g.domain.0, g.summary, g.email, g.version])?;
+                // Also reached by membership events (the version moves): a touch.
+                self.created("group", g.id.0, g.name.as_str(), Some(g.domain.0))?;
             }
             Change::DropGroup(id) => {
                 c.prepare_cached("DELETE FROM view_groups WHERE id = ?1")?
                     .execute([id.0])?;
+                self.deleted("group", id.0)?;
             }
             Change::AddMember { group, user, at } => {
                 c.prepare_cached(
                     "INSERT OR REPLACE INTO view_memberships (group_id, user_id, since_seq) VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![group.0, user.0, at.seq])?;
+                c.prepare_cached(
+                    "INSERT INTO view_membership_intervals
+                        (group_id, user_id, from_seq, from_at, from_actor, from_reason, from_request_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    group.0,
+                    user.0,
+                    at.seq,
+                    at.occurred_at,
+                    at.actor.map(|a| a.0),
+                    self.reason,
+                    self.request_id
+                ])?;
+                self.touch("group", group.0)?;
+                self.touch("user", user.0)?;
             }
-            Change::RemoveMember { group, user, .. } => {
+            Change::RemoveMember { group, user, at } => {
                 c.prepare_cached(
                     "DELETE FROM view_memberships WHERE group_id = ?1 AND user_id = ?2",
                 )?
                 .execute(params![group.0, user.0])?;
+                c.prepare_cached(
+                    "UPDATE view_membership_intervals
+                        SET to_seq = ?3, to_at = ?4, to_actor = ?5, to_reason = ?6, to_request_id = ?7
+                      WHERE group_id = ?1 AND user_id = ?2 AND to_seq IS NULL",
+                )?
+                .execute(params![
+                    group.0,
+                    user.0,
+                    at.seq,
+                    at.occurred_at,
+                    at.actor.map(|a| a.0),
+                    self.reason,
+                    self.request_id
+                ])?;
+                self.touch("group", group.0)?;
+                self.touch("user", user.0)?;
             }
             Change::PutGrant {
                 object,
@@ -112,7 +219,9 @@ pub fn save_checkpoint(conn: &Connection, state: &State) -> rusqlite::Result<()>
 pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "DELETE FROM view_domains; DELETE FROM view_users; DELETE FROM view_groups;
-         DELETE FROM view_memberships; DELETE FROM view_grants;",
+         DELETE FROM view_memberships; DELETE FROM view_grants;
+         DELETE FROM view_membership_intervals; DELETE FROM view_directory;
+         DELETE FROM view_history;",
     )?;
     save_checkpoint(conn, &State::default())
 }

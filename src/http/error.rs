@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::audit::as_of::HistoryError;
 use crate::decide::Rejection;
 use crate::queries::QueryError;
 use crate::state::ResolveError;
@@ -138,6 +139,18 @@ impl From<QueryError> for ApiError {
         match e {
             QueryError::Resolve(r) => r.into(),
             QueryError::BadCursor | QueryError::BadLimit => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::BadRequest(m) => ApiError::BadRequest(m),
+            HistoryError::Unprocessable(m) => ApiError::Unprocessable(m),
+            HistoryError::Resolve(r) => r.into(),
+            HistoryError::Query(q) => q.into(),
+            HistoryError::Sql(e) => ApiError::Internal(e.into()),
         }
     }
 }

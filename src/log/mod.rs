@@ -15,7 +15,10 @@ use crate::state::Head;
 pub const APPLICATION_ID: i32 = 0x524c_434c;
 
 /// The migrations, in order; `PRAGMA user_version` counts how many were applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema/migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema/migrations/0001_init.sql"),
+    include_str!("../../schema/migrations/0002_history.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;

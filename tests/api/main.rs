@@ -9,6 +9,7 @@ mod compat_family;
 mod concurrency;
 mod faults;
 mod helpers;
+mod history;
 mod json_api;
 mod limits;
 mod ops;

@@ -1,7 +1,9 @@
-//! Memberships: assign, unassign, and the two directions of listing them.
+//! Memberships: assign, unassign, and the two directions of listing them
+//! (now, or `as_of` a past moment through [`super::history`]).
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +94,8 @@ pub async fn unassign(
 pub struct ListQuery {
     cursor: Option<String>,
     limit: Option<usize>,
+    /// A past moment (position or RFC 3339 time): answered from history.
+    as_of: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -115,8 +119,15 @@ pub async fn list_members(
     caller: Caller,
     ApiPath(group): ApiPath<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<MembersPage>> {
+) -> ApiResult<Response> {
     let req = PageRequest::parse(q.cursor.as_deref(), q.limit)?;
+    if let Some(as_of) = q.as_of {
+        return Ok(
+            super::history::members_as_of(&app, caller, group, &as_of, req)
+                .await?
+                .into_response(),
+        );
+    }
     let state = app.read.snapshot();
     let (group, page) = queries::group_members(
         &state,
@@ -129,7 +140,8 @@ pub async fn list_members(
         members: page.items,
         next_cursor: page.next_cursor,
         position: state.head.seq,
-    }))
+    })
+    .into_response())
 }
 
 pub async fn list_groups(
@@ -137,8 +149,15 @@ pub async fn list_groups(
     caller: Caller,
     ApiPath(user): ApiPath<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<GroupsPage>> {
+) -> ApiResult<Response> {
     let req = PageRequest::parse(q.cursor.as_deref(), q.limit)?;
+    if let Some(as_of) = q.as_of {
+        return Ok(
+            super::history::groups_as_of(&app, caller, user, &as_of, req)
+                .await?
+                .into_response(),
+        );
+    }
     let state = app.read.snapshot();
     let (user, page) = queries::user_groups(
         &state,
@@ -151,5 +170,6 @@ pub async fn list_groups(
         groups: page.items,
         next_cursor: page.next_cursor,
         position: state.head.seq,
-    }))
+    })
+    .into_response())
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod directory;
+mod history;
 mod members;
 mod sessions;
 
@@ -54,6 +55,14 @@ pub fn router() -> Router<AppState> {
             get(access::check).post(access::check_batch),
         )
         .route("/api/v1/users/{user}/permissions", get(access::permissions))
+        .route("/api/v1/groups/{group}/members/diff", get(history::diff))
+        .route(
+            "/api/v1/groups/{group}/history",
+            get(history::group_history),
+        )
+        .route("/api/v1/users/{user}/history", get(history::user_history))
+        .route("/api/v1/events", get(history::events))
+        .route("/api/v1/log/head", get(history::head))
 }
 
 /// Validates an optional reason: trimmed, empty means none, bounded length.

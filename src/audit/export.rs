@@ -1,0 +1,218 @@
+//! `rollcall export` and `rollcall import`: the log as NDJSON, one event a
+//! line with every column, and back. Import checks the chain as it goes and
+//! writes nothing at all unless every line is good.
+
+use anyhow::{bail, Context};
+use rusqlite::{Connection, TransactionBehavior};
+use serde::Deserialize;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use super::progress::{Progress, STEP};
+use super::verify::{bad_position, check_time, TrustedHead};
+use crate::domain::UserId;
+use crate::events::{Event, Recorded};
+use crate::fold::fold;
+use crate::log::{self, chain};
+use crate::state::{Head, State};
+use crate::views::{self, SqlSink};
+
+/// Writes every event after `after` to `out`, one JSON object a line, in log order.
+pub fn export(
+    conn: &Connection,
+    after: i64,
+    out: &mut impl Write,
+    progress: &Progress,
+) -> anyhow::Result<u64> {
+    let mut count = 0_u64;
+    log::for_each(conn, after, i64::MAX, |rec| -> anyhow::Result<()> {
+        serde_json::to_writer(&mut *out, &rec)?;
+        out.write_all(b"\n")?;
+        count += 1;
+        if count % STEP == 0 {
+            progress.set(count);
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    Ok(count)
+}
+
+/// One exported line: every column of `events`, nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    pub seq: i64,
+    pub event_id: String,
+    pub stream: String,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub event_version: i64,
+    pub occurred_at: String,
+    pub actor: Option<i64>,
+    pub request_id: Option<String>,
+    pub reason: Option<String>,
+    pub data: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Line {
+    /// The recorded event this line describes, if its payload can be read.
+    pub fn into_recorded(self) -> Result<Recorded, String> {
+        let event = Event::decode(&self.event_type, self.event_version, &self.data)
+            .map_err(|e| e.to_string())?;
+        if event.stream().to_string() != self.stream {
+            return Err(format!(
+                "stream {:?} does not match the payload ({})",
+                self.stream,
+                event.stream()
+            ));
+        }
+        Ok(Recorded {
+            seq: self.seq,
+            event_id: self.event_id,
+            stream: self.stream,
+            stream_version: self.stream_version,
+            event_type: self.event_type,
+            event_version: self.event_version,
+            occurred_at: self.occurred_at,
+            actor: self.actor.map(UserId),
+            request_id: self.request_id,
+            reason: self.reason,
+            data: self.data,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+            event,
+        })
+    }
+}
+
+/// Why an import stopped: the line, the log position (when known) and what
+/// is wrong there. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}{}: {problem}; nothing was imported", position.map(|p| format!(" (position {p})")).unwrap_or_default())]
+pub struct ImportError {
+    pub line: u64,
+    pub position: Option<i64>,
+    pub problem: String,
+}
+
+/// Loads the NDJSON at `file` into the database at `db`, which must not exist
+/// or must hold no events. Every line is checked (it parses, it continues the
+/// chain, time does not go backwards, the trusted head matches) and folded
+/// into the views in one transaction; a new database is written beside
+/// `db` and renamed into place only once everything is in. Returns the head.
+pub fn import(
+    db: &Path,
+    file: &Path,
+    trusted: Option<&TrustedHead>,
+    progress_for: impl Fn(u64) -> Progress,
+) -> anyhow::Result<Head> {
+    let input =
+        std::fs::File::open(file).with_context(|| format!("Failed to open {}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = progress_for(size);
+    let reader = std::io::BufReader::with_capacity(1 << 16, input);
+    if db.exists() {
+        let mut conn = log::open_writer(db)?;
+        if let Some((n, _)) = log::head(&conn)? {
+            bail!(
+                "{} already holds {n} events; import needs an empty database",
+                db.display()
+            );
+        }
+        load(&mut conn, reader, trusted, &progress)
+    } else {
+        let tmp = temp_path(db);
+        let result = (|| {
+            let mut conn = log::open_writer(&tmp)?;
+            let head = load(&mut conn, reader, trusted, &progress)?;
+            // Fold the WAL back and close before the file is renamed into place.
+            conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+            drop(conn);
+            std::fs::rename(&tmp, db)
+                .with_context(|| format!("Failed to move the import into {}", db.display()))?;
+            Ok(head)
+        })();
+        remove_with_sidecars(&tmp);
+        result
+    }
+}
+
+fn temp_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".import-{}", std::process::id()));
+    db.with_file_name(name)
+}
+
+fn remove_with_sidecars(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+fn load(
+    conn: &mut Connection,
+    reader: impl BufRead,
+    trusted: Option<&TrustedHead>,
+    progress: &Progress,
+) -> anyhow::Result<Head> {
+    // The whole import is one transaction: a large page cache keeps the
+    // views' indexes in memory instead of spilling and re-reading them.
+    conn.pragma_update(None, "cache_size", -262_144)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut state = State::default();
+    let mut sink = SqlSink::new(&tx);
+    let mut last_time = String::new();
+    let mut bytes = 0_u64;
+    for (i, line) in reader.lines().enumerate() {
+        let n = i as u64 + 1;
+        let fail = |position: Option<i64>, problem: String| ImportError {
+            line: n,
+            position,
+            problem,
+        };
+        let line = line.map_err(|e| fail(None, format!("cannot be read: {e}")))?;
+        bytes += line.len() as u64 + 1;
+        if line.trim().is_empty() {
+            return Err(fail(None, "is empty".into()).into());
+        }
+        let parsed: Line = serde_json::from_str(&line)
+            .map_err(|e| fail(None, format!("is not an exported event: {e}")))?;
+        let seq = parsed.seq;
+        let rec = parsed.into_recorded().map_err(|p| fail(Some(seq), p))?;
+        if let Err(e) = chain::check_link(&state.head, &rec) {
+            return Err(fail(Some(bad_position(&e)), e.to_string()).into());
+        }
+        check_time(&rec, &last_time).map_err(|p| fail(Some(rec.seq), p))?;
+        if let Some(t) = trusted {
+            t.check(&rec).map_err(|p| fail(Some(rec.seq), p))?;
+        }
+        log::insert(&tx, &rec)
+            .map_err(|e| fail(Some(rec.seq), format!("cannot be stored: {e}")))?;
+        fold(&mut state, &rec, &mut sink)?;
+        last_time.clone_from(&rec.occurred_at);
+        if n % STEP == 0 {
+            progress.set(bytes);
+        }
+    }
+    if let Some(t) = trusted {
+        if t.seq > state.head.seq {
+            return Err(ImportError {
+                line: state.head.seq as u64,
+                position: Some(t.seq),
+                problem: format!(
+                    "the file ends at position {}, before the trusted head at {}",
+                    state.head.seq, t.seq
+                ),
+            }
+            .into());
+        }
+    }
+    views::save_checkpoint(&tx, &state)?;
+    tx.commit()?;
+    Ok(state.head)
+}

@@ -1,0 +1,531 @@
+//! `rollcall verify`: recompute the whole chain, check that time never goes
+//! backwards, optionally check a head an auditor saved earlier, and check
+//! that every stored view equals a fresh fold of the log.
+
+use chrono::{DateTime, SecondsFormat};
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+
+use super::progress::{Progress, STEP};
+use super::scan;
+use crate::events::Recorded;
+use crate::fold::{fold, Change, Origin, Sink};
+use crate::log::{chain::ChainError, ReadError};
+use crate::state::{Head, State};
+use crate::views;
+
+/// A head an auditor recorded earlier: `HASH@N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedHead {
+    pub hash: String,
+    pub seq: i64,
+}
+
+impl std::str::FromStr for TrustedHead {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (hash, seq) = s
+            .rsplit_once('@')
+            .ok_or_else(|| format!("{s:?} is not HASH@N"))?;
+        let seq: i64 = seq
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{seq:?} is not a position (a positive integer)"))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{hash:?} is not a SHA-256 hash (64 hex digits)"));
+        }
+        Ok(TrustedHead {
+            hash: hash.to_ascii_lowercase(),
+            seq,
+        })
+    }
+}
+
+impl fmt::Display for TrustedHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.hash, self.seq)
+    }
+}
+
+impl TrustedHead {
+    /// Checks `rec` against the trusted head if it is the event at that position.
+    pub fn check(&self, rec: &Recorded) -> Result<(), String> {
+        if rec.seq == self.seq && rec.hash != self.hash {
+            return Err(format!(
+                "hash {} differs from the trusted head {self}: the log was changed at or before this position",
+                rec.hash
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where a broken chain breaks: for a gap (a line removed, two swapped) the
+/// position that should have come next, else the event's own position.
+pub fn bad_position(e: &ChainError) -> i64 {
+    match e {
+        ChainError::Gap { expected, .. } => *expected,
+        other => other.seq(),
+    }
+}
+
+/// Checks that `rec`'s time is in the log's form and not before `last`
+/// (as-of queries binary-search on it).
+pub fn check_time(rec: &Recorded, last: &str) -> Result<(), String> {
+    let canonical = DateTime::parse_from_rfc3339(&rec.occurred_at)
+        .ok()
+        .filter(|t| t.offset().local_minus_utc() == 0)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+    if canonical.as_deref() != Some(rec.occurred_at.as_str()) {
+        return Err(format!(
+            "occurred_at {:?} is not a UTC time with milliseconds",
+            rec.occurred_at
+        ));
+    }
+    if rec.occurred_at.as_str() < last {
+        return Err(format!(
+            "occurred_at {} is before the previous event's {last}",
+            rec.occurred_at
+        ));
+    }
+    Ok(())
+}
+
+/// What `verify` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// Everything checks: the event count and the head.
+    Ok { count: i64, head: Head },
+    /// The first problem: a position (when it is in the log) and what is wrong.
+    Bad {
+        position: Option<i64>,
+        problem: String,
+    },
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Report::Ok { count, head } => {
+                write!(f, "{count} events\n{}@{}\nOK", head.hash, head.seq)
+            }
+            Report::Bad {
+                position: Some(p),
+                problem,
+            } => write!(f, "BAD at position {p}: {problem}"),
+            Report::Bad {
+                position: None,
+                problem,
+            } => write!(f, "BAD: {problem}"),
+        }
+    }
+}
+
+fn bad(position: Option<i64>, problem: impl Into<String>) -> Report {
+    Report::Bad {
+        position,
+        problem: problem.into(),
+    }
+}
+
+/// Why the walk over the log stopped early.
+enum Stop {
+    Found(Report),
+    Failed(anyhow::Error),
+}
+
+impl From<ReadError> for Stop {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Decode { seq, source } => Stop::Found(bad(
+                Some(seq),
+                format!("the payload cannot be read: {source}"),
+            )),
+            ReadError::Sql(e) => Stop::Failed(e.into()),
+        }
+    }
+}
+
+/// Verifies the database behind `conn` (read-only). Errors are failures to
+/// read; everything wrong with the contents is a `Report::Bad`.
+pub fn verify(
+    conn: &Connection,
+    trusted: Option<&TrustedHead>,
+    progress: &Progress,
+) -> anyhow::Result<Report> {
+    // One read transaction: the log and the views are read at one commit.
+    let tx = conn.unchecked_transaction()?;
+    scan::for_scanning(&tx)?;
+    let mut head = Head::default();
+    let mut last_time = String::new();
+    let ((state, expected), walked) = scan::scan(
+        &tx,
+        0,
+        i64::MAX,
+        |rec| -> Result<(), Stop> {
+            if let Err(e) = crate::log::chain::check_link(&head, rec) {
+                return Err(Stop::Found(bad(Some(bad_position(&e)), e.to_string())));
+            }
+            check_time(rec, &last_time).map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
+            if let Some(t) = trusted {
+                t.check(rec)
+                    .map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
+            }
+            head.seq = rec.seq;
+            head.hash.clone_from(&rec.hash);
+            last_time.clone_from(&rec.occurred_at);
+            if rec.seq as u64 % STEP == 0 {
+                progress.set(rec.seq as u64);
+            }
+            Ok(())
+        },
+        |events| {
+            let mut state = State::default();
+            let mut expected = Expected::default();
+            for rec in events {
+                let Ok(()) = fold(&mut state, &rec, &mut expected);
+            }
+            (state, expected)
+        },
+    );
+    match walked {
+        Ok(()) => {}
+        Err(Stop::Found(report)) => return Ok(report),
+        Err(Stop::Failed(e)) => return Err(e),
+    }
+    if let Some(t) = trusted {
+        if t.seq > state.head.seq {
+            return Ok(bad(
+                Some(t.seq),
+                format!(
+                    "the log ends at position {}, before the trusted head {t}: events were removed",
+                    state.head.seq
+                ),
+            ));
+        }
+    }
+    if let Some(problem) = compare_views(&tx, &state, expected)? {
+        return Ok(bad(None, problem));
+    }
+    Ok(Report::Ok {
+        count: state.head.seq,
+        head: state.head,
+    })
+}
+
+/// Compares every view with what the fold produced; the first difference, if any.
+fn compare_views(
+    conn: &Connection,
+    state: &State,
+    expected: Expected,
+) -> anyhow::Result<Option<String>> {
+    let stored = views::load(conn)?;
+    if stored.head != state.head {
+        return Ok(Some(format!(
+            "the views are at position {} but the log's head is {}",
+            stored.head.seq, state.head.seq
+        )));
+    }
+    if let Some(what) = state_difference(&stored, state) {
+        return Ok(Some(format!(
+            "stored views differ from a fresh fold: {what}"
+        )));
+    }
+    expected.compare(conn)
+}
+
+/// Names the first part of two states that differs.
+fn state_difference(stored: &State, folded: &State) -> Option<String> {
+    if !stored.domains_after(None).eq(folded.domains_after(None)) {
+        return Some("view_domains".into());
+    }
+    if !stored.users_after(None).eq(folded.users_after(None)) {
+        return Some("view_users".into());
+    }
+    if !stored.groups_after(None).eq(folded.groups_after(None)) {
+        return Some("view_groups".into());
+    }
+    if stored.last_ids != folded.last_ids {
+        return Some("the id high-water marks in view_checkpoint".into());
+    }
+    for g in folded.groups_after(None) {
+        if !stored
+            .members_after(g.id, None)
+            .eq(folded.members_after(g.id, None))
+        {
+            return Some(format!("view_memberships of group {}", g.id));
+        }
+    }
+    if stored != folded {
+        return Some("view_memberships or view_grants".into());
+    }
+    None
+}
+
+// ---- the history views, as a fresh fold would write them -----------------------------------
+
+/// A sink that collects what `SqlSink` would have written to the history
+/// views, to compare with what they hold.
+#[derive(Default)]
+struct Expected {
+    seq: i64,
+    /// A digest of the current event's time, actor, reason and request id:
+    /// the stamps an interval copies, compared without keeping the strings.
+    stamp: u64,
+    /// Keyed afresh on every run, so no one can prepare a colliding stamp.
+    hasher: RandomState,
+    /// (group, user, from_seq, to_seq, opening stamp, closing stamp)
+    intervals: Vec<IntervalRow>,
+    open: HashMap<(i64, i64), usize>,
+    /// (kind, id) -> (name, domain, created_seq, deleted_seq)
+    directory: HashMap<(&'static str, i64), DirRow>,
+    /// (kind, id, seq)
+    history: Vec<(&'static str, i64, i64)>,
+}
+
+type IntervalRow = (i64, i64, i64, Option<i64>, u64, Option<u64>);
+
+/// The digest of the stamp columns an interval copies from an event.
+fn stamp(
+    hasher: &RandomState,
+    at: &str,
+    actor: Option<i64>,
+    reason: Option<&str>,
+    request_id: Option<&str>,
+) -> u64 {
+    hasher.hash_one((at, actor, reason, request_id))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct DirRow {
+    name: String,
+    domain: Option<i64>,
+    created: i64,
+    deleted: Option<i64>,
+}
+
+impl Expected {
+    fn created(&mut self, kind: &'static str, id: i64, name: &str, domain: Option<i64>) {
+        let seq = self.seq;
+        self.directory.entry((kind, id)).or_insert_with(|| DirRow {
+            name: name.to_owned(),
+            domain,
+            created: seq,
+            deleted: None,
+        });
+        self.history.push((kind, id, seq));
+    }
+
+    fn deleted(&mut self, kind: &'static str, id: i64) {
+        if let Some(row) = self.directory.get_mut(&(kind, id)) {
+            row.deleted = Some(self.seq);
+        }
+        self.history.push((kind, id, self.seq));
+    }
+}
+
+impl Sink for Expected {
+    type Error = std::convert::Infallible;
+
+    fn begin(&mut self, origin: &Origin<'_>) -> Result<(), Self::Error> {
+        self.seq = origin.seq;
+        self.stamp = stamp(
+            &self.hasher,
+            origin.occurred_at,
+            origin.actor.map(|a| a.0),
+            origin.reason,
+            origin.request_id,
+        );
+        Ok(())
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<(), Self::Error> {
+        match change {
+            Change::PutDomain(d) => {
+                self.created("domain", d.id.0, d.name.as_str(), d.parent.map(|p| p.0))
+            }
+            Change::PutUser(u) => self.created("user", u.id.0, u.name.as_str(), Some(u.domain.0)),
+            Change::PutGroup(g) => self.created("group", g.id.0, g.name.as_str(), Some(g.domain.0)),
+            Change::DropUser(id) => self.deleted("user", id.0),
+            Change::DropGroup(id) => self.deleted("group", id.0),
+            Change::AddMember { group, user, at } => {
+                self.open.insert((group.0, user.0), self.intervals.len());
+                self.intervals
+                    .push((group.0, user.0, at.seq, None, self.stamp, None));
+                self.history.push(("group", group.0, at.seq));
+                self.history.push(("user", user.0, at.seq));
+            }
+            Change::RemoveMember { group, user, at } => {
+                if let Some(i) = self.open.remove(&(group.0, user.0)) {
+                    self.intervals[i].3 = Some(at.seq);
+                    self.intervals[i].5 = Some(self.stamp);
+                }
+                self.history.push(("group", group.0, at.seq));
+                self.history.push(("user", user.0, at.seq));
+            }
+            // Grants have no history view yet (their events reach a group's
+            // history through the version change, `PutGroup`).
+            Change::PutGrant { .. } | Change::DropGrant { .. } | Change::Head(_) => {}
+        }
+        Ok(())
+    }
+}
+
+impl Expected {
+    /// Streams each history view in key order against the sorted expectation.
+    fn compare(mut self, conn: &Connection) -> anyhow::Result<Option<String>> {
+        self.intervals.sort_unstable();
+        let hasher = &self.hasher;
+        let mut stmt = conn.prepare(
+            "SELECT group_id, user_id, from_seq, to_seq, from_at, from_actor, from_reason,
+                    from_request_id, to_at, to_actor, to_reason, to_request_id
+               FROM view_membership_intervals ORDER BY group_id, user_id, from_seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let to_seq: Option<i64> = r.get(3)?;
+            let from = stamp(
+                hasher,
+                &r.get::<_, String>(4)?,
+                r.get(5)?,
+                r.get::<_, Option<String>>(6)?.as_deref(),
+                r.get::<_, Option<String>>(7)?.as_deref(),
+            );
+            let to = match r.get::<_, Option<String>>(8)? {
+                Some(at) => Some(stamp(
+                    hasher,
+                    &at,
+                    r.get(9)?,
+                    r.get::<_, Option<String>>(10)?.as_deref(),
+                    r.get::<_, Option<String>>(11)?.as_deref(),
+                )),
+                None => None,
+            };
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, to_seq, from, to))
+        })?;
+        let mut want = self.intervals.iter();
+        for got in rows {
+            let got: IntervalRow = got?;
+            let Some(w) = want.next() else {
+                return Ok(Some(format!(
+                    "view_membership_intervals: unexpected {:?}",
+                    &(got.0, got.1, got.2, got.3)
+                )));
+            };
+            if (w.0, w.1, w.2, w.3) != (got.0, got.1, got.2, got.3) {
+                return Ok(Some(format!(
+                    "view_membership_intervals: expected {:?}, found {:?}",
+                    (w.0, w.1, w.2, w.3),
+                    (got.0, got.1, got.2, got.3)
+                )));
+            }
+            if (w.4, w.5) != (got.4, got.5) {
+                return Ok(Some(format!(
+                    "view_membership_intervals: the time, actor, reason or request id of ({}, {}, from {}) differs from its events",
+                    got.0, got.1, got.2
+                )));
+            }
+        }
+        if let Some(w) = want.next() {
+            return Ok(Some(format!(
+                "view_membership_intervals: missing {:?}",
+                (w.0, w.1, w.2, w.3)
+            )));
+        }
+
+        let mut directory: Vec<_> = self.directory.into_iter().collect();
+        directory.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut stmt = conn.prepare(
+            "SELECT kind, id, name, domain_id, created_seq, deleted_seq FROM view_directory ORDER BY kind, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, i64>(1)?),
+                DirRow {
+                    name: r.get(2)?,
+                    domain: r.get(3)?,
+                    created: r.get(4)?,
+                    deleted: r.get(5)?,
+                },
+            ))
+        })?;
+        let want = directory
+            .into_iter()
+            .map(|((k, id), row)| ((k.to_owned(), id), row));
+        if let Some(d) = first_difference(want, rows)? {
+            return Ok(Some(format!("view_directory: {d}")));
+        }
+        let wrong_name: Option<(String, i64)> = {
+            use rusqlite::OptionalExtension;
+            conn.query_row(
+                "SELECT o.kind, o.id FROM view_directory o
+                   LEFT JOIN view_directory d ON d.kind = 'domain' AND d.id = o.domain_id
+                   LEFT JOIN events c ON c.seq = o.created_seq
+                   LEFT JOIN events x ON x.seq = o.deleted_seq
+                  WHERE o.qualified_name IS NOT coalesce(d.qualified_name || '.', '') || o.name
+                     OR o.created_at IS NOT c.occurred_at OR o.deleted_at IS NOT x.occurred_at
+                  LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+        };
+        if let Some((k, id)) = wrong_name {
+            return Ok(Some(format!(
+                "view_directory: the qualified name or times of {k} {id} are wrong"
+            )));
+        }
+
+        self.history.sort_unstable();
+        self.history.dedup();
+        let mut stmt =
+            conn.prepare("SELECT kind, id, seq FROM view_history ORDER BY kind, id, seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+        let want = self
+            .history
+            .into_iter()
+            .map(|(k, id, seq)| (k.to_owned(), id, seq));
+        if let Some(d) = first_difference(want, rows)? {
+            return Ok(Some(format!("view_history: {d}")));
+        }
+        Ok(None)
+    }
+}
+
+/// The first place two sorted sequences differ, described.
+fn first_difference<T: PartialEq + fmt::Debug>(
+    mut want: impl Iterator<Item = T>,
+    mut got: impl Iterator<Item = rusqlite::Result<T>>,
+) -> rusqlite::Result<Option<String>> {
+    loop {
+        match (want.next(), got.next().transpose()?) {
+            (None, None) => return Ok(None),
+            (Some(w), Some(g)) if w == g => {}
+            (Some(w), Some(g)) => return Ok(Some(format!("expected {w:?}, found {g:?}"))),
+            (Some(w), None) => return Ok(Some(format!("missing {w:?}"))),
+            (None, Some(g)) => return Ok(Some(format!("unexpected {g:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_heads_parse_as_hash_at_position() {
+        let h = "a".repeat(64);
+        assert_eq!(
+            format!("{h}@12").parse::<TrustedHead>(),
+            Ok(TrustedHead {
+                hash: h.clone(),
+                seq: 12
+            })
+        );
+        for bad in ["", "@12", &format!("{h}@0"), &format!("{h}@x"), "abc@3", &h] {
+            assert!(bad.parse::<TrustedHead>().is_err(), "{bad}");
+        }
+    }
+}
