@@ -12,7 +12,7 @@ use rollcall::audit::export::{self, Line};
 use rollcall::audit::progress::Progress;
 use rollcall::audit::{generate, replay};
 use rollcall::commands::{Command, Request};
-use rollcall::domain::{Ident, Kind, Name, ADMIN};
+use rollcall::domain::{Flags, Ident, Kind, Name, ObjectRef, Permission, ADMIN};
 use rollcall::events::Recorded;
 use rollcall::fold::{fold, NoSink};
 use rollcall::log::{self, chain};
@@ -35,6 +35,8 @@ struct Rec {
     t: Option<std::thread::JoinHandle<()>>,
     read: Arc<ReadModel>,
     marks: Vec<Mark>,
+    /// Access checks declared along the way: position, user, object, permission, verdict.
+    checks: Vec<Value>,
     step: u32,
 }
 
@@ -62,6 +64,7 @@ impl Rec {
             t: Some(t),
             read,
             marks: Vec::new(),
+            checks: Vec::new(),
             step: 0,
         };
         r.send(
@@ -185,6 +188,35 @@ impl Rec {
         self.marks.push((label.to_owned(), at, declared));
     }
 
+    /// Sets a group's flags on an object (`None` for all flags revokes).
+    async fn grant(
+        &mut self,
+        g: &str,
+        object: &str,
+        flags: Option<Flags>,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let object = ObjectRef::parse(object)?;
+        let group = group(g);
+        let command = match flags {
+            Some(flags) => Command::SetGrant {
+                group,
+                object,
+                flags,
+            },
+            None => Command::RevokeGrant { group, object },
+        };
+        self.ok(command, Some(reason)).await
+    }
+
+    /// Declares the verdict of an access check at the current position.
+    fn expect_access(&mut self, user: &str, object: &str, permission: &str, allowed: bool) {
+        let position = self.read.snapshot().head.seq;
+        self.checks
+            .push(json!({"position": position, "user": user, "object": object,
+                                "permission": permission, "allowed": allowed}));
+    }
+
     /// Stops the writer, exports the log and writes `expected.json`.
     async fn finish(mut self, out: &Path, description: &str) -> anyhow::Result<Vec<String>> {
         self.mark("end", &[]);
@@ -215,7 +247,26 @@ impl Rec {
                 named.insert(label.clone(), last.clone());
             }
         }
-        let expected = json!({ "description": description, "final": last, "named": named });
+        for c in &self.checks {
+            let state = replay::replay(
+                &conn,
+                c["position"].as_i64().unwrap_or(0),
+                &Progress::hidden(),
+            )?;
+            let user = state.resolve_user(
+                None,
+                &Ident::parse(Kind::User, c["user"].as_str().unwrap_or("")),
+            )?;
+            let object = ObjectRef::parse(c["object"].as_str().unwrap_or(""))?;
+            let perm =
+                Permission::parse(c["permission"].as_str().unwrap_or("")).context("permission")?;
+            let got = rollcall::access::check(&state, user, &object, perm).allowed;
+            ensure!(Some(got) == c["allowed"].as_bool(), "check {c} gave {got}");
+        }
+        let mut expected = json!({ "description": description, "final": last, "named": named });
+        if !self.checks.is_empty() {
+            expected["checks"] = Value::Array(self.checks.clone());
+        }
         write_fixture(out, &bytes, &expected)?;
         Ok(String::from_utf8(bytes)?
             .lines()
@@ -289,6 +340,75 @@ async fn main() -> anyhow::Result<()> {
             "A user assigned, unassigned and assigned again.",
         )
         .await?;
+
+    // Grants and their inheritance: a domain grant, an object's own deny, a
+    // second group's allow winning, a revocation, and membership ending it.
+    let mut r = Rec::new().await?;
+    r.domain("Engineering", "GLOBAL").await?;
+    r.user("alice", "GLOBAL.Engineering").await?;
+    r.user("bob", "GLOBAL.Engineering").await?;
+    r.group("Devs", "GLOBAL.Engineering").await?;
+    r.group("Ops", "GLOBAL.Engineering").await?;
+    r.assign("alice", "Devs", "joins").await?;
+    r.assign("bob", "Devs", "joins").await?;
+    r.assign("bob", "Ops", "on call").await?;
+    let prod = "environment:GLOBAL.Engineering.Prod";
+    r.expect_access("alice", prod, "write", false);
+    r.mark(
+        "before-grants",
+        &[(
+            "GLOBAL.Engineering.Devs",
+            &["GLOBAL.Engineering.alice", "GLOBAL.Engineering.bob"],
+        )],
+    );
+    let allow_write = Flags {
+        write: Some(true),
+        ..Flags::default()
+    };
+    r.grant(
+        "GLOBAL.Engineering.Devs",
+        "domain:GLOBAL.Engineering",
+        Some(allow_write),
+        "devs deploy",
+    )
+    .await?;
+    r.expect_access("alice", prod, "write", true);
+    r.expect_access("alice", prod, "read", false);
+    r.mark("domain-grant", &[]);
+    let deny_write = Flags {
+        write: Some(false),
+        ..Flags::default()
+    };
+    r.grant(
+        "GLOBAL.Engineering.Devs",
+        prod,
+        Some(deny_write),
+        "prod freeze",
+    )
+    .await?;
+    r.grant(
+        "GLOBAL.Engineering.Ops",
+        prod,
+        Some(allow_write),
+        "ops still deploy",
+    )
+    .await?;
+    r.expect_access("alice", prod, "write", false);
+    r.expect_access("bob", prod, "write", true);
+    r.expect_access(
+        "alice",
+        "environment:GLOBAL.Engineering.Test",
+        "write",
+        true,
+    );
+    r.mark("prod-frozen", &[]);
+    r.grant("GLOBAL.Engineering.Devs", prod, None, "freeze over")
+        .await?;
+    r.expect_access("alice", prod, "write", true);
+    r.unassign("alice", "Devs", "left the team").await?;
+    r.expect_access("alice", prod, "write", false);
+    r.expect_access("admin", prod, "write", true);
+    r.finish(&root.join("grants-inheritance"), "Grants: a domain grant inherited, an object's own deny overriding it for that group, another group's allow winning, a revocation, and a membership's end taking the permission with it.").await?;
 
     // 2. no-op writes leave no event.
     let mut r = Rec::new().await?;

@@ -187,14 +187,43 @@ impl Sink for SqlSink<'_> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![&**object, group.0, flags.view, flags.update, flags.read, flags.write])?;
+                self.close_grant_interval(object, *group)?;
+                c.prepare_cached(
+                    "INSERT INTO view_grant_intervals
+                         (object, group_id, from_seq, \"view\", \"update\", \"read\", \"write\")
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    &**object,
+                    group.0,
+                    self.seq,
+                    flags.view,
+                    flags.update,
+                    flags.read,
+                    flags.write
+                ])?;
             }
             Change::DropGrant { object, group } => {
                 c.prepare_cached("DELETE FROM view_grants WHERE object = ?1 AND group_id = ?2")?
                     .execute(params![&**object, group.0])?;
+                self.close_grant_interval(object, *group)?;
             }
             // The checkpoint is written once per transaction by `save_checkpoint`.
             Change::Head(_) => {}
         }
+        Ok(())
+    }
+}
+
+impl SqlSink<'_> {
+    /// Ends the group's current setting on the object at this event.
+    fn close_grant_interval(&self, object: &str, group: GroupId) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE view_grant_intervals SET to_seq = ?3
+                  WHERE object = ?1 AND group_id = ?2 AND to_seq IS NULL",
+            )?
+            .execute(params![object, group.0, self.seq])?;
         Ok(())
     }
 }
@@ -221,7 +250,7 @@ pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
         "DELETE FROM view_domains; DELETE FROM view_users; DELETE FROM view_groups;
          DELETE FROM view_memberships; DELETE FROM view_grants;
          DELETE FROM view_membership_intervals; DELETE FROM view_directory;
-         DELETE FROM view_history;",
+         DELETE FROM view_history; DELETE FROM view_grant_intervals;",
     )?;
     save_checkpoint(conn, &State::default())
 }

@@ -187,7 +187,7 @@ fn a_version_1_database_gets_its_history_views_at_the_next_start() {
     let conn = rusqlite::Connection::open(&db).expect("open");
     conn.execute_batch(
         "DROP TABLE view_membership_intervals; DROP TABLE view_directory; DROP TABLE view_history;
-         PRAGMA user_version = 1;",
+         DROP TABLE view_grant_intervals; PRAGMA user_version = 1;",
     )
     .expect("downgrade");
     drop(conn);

@@ -119,6 +119,35 @@ fn check_recorded(dir: &Path, expected: &Value) {
         assert_eq!(replay::membership(&state), want, "at {label}");
         check_as_of(&conn, &want);
     }
+    check_access(&conn, expected);
+}
+
+/// Declared access checks: the replayed state and the as-of facts from the
+/// history views both give the declared verdict at the declared position.
+fn check_access(conn: &rusqlite::Connection, expected: &Value) {
+    use rollcall::audit::access_at::PastFacts;
+    use rollcall::domain::{Ident, Kind, ObjectRef, Permission};
+    for c in expected["checks"].as_array().cloned().unwrap_or_default() {
+        let at = c["position"].as_i64().expect("position");
+        let state = replay::replay(conn, at, &Progress::hidden()).expect("replay");
+        let user = state
+            .resolve_user(
+                None,
+                &Ident::parse(Kind::User, c["user"].as_str().expect("user")),
+            )
+            .expect("user");
+        let object = ObjectRef::parse(c["object"].as_str().expect("object")).expect("object");
+        let perm =
+            Permission::parse(c["permission"].as_str().expect("permission")).expect("permission");
+        let want = c["allowed"].as_bool().expect("allowed");
+        assert_eq!(
+            rollcall::access::check(&state, user, &object, perm).allowed,
+            want,
+            "replayed: {c}"
+        );
+        let past = PastFacts::load(conn, user, &object, at).expect("facts");
+        assert_eq!(past.check(&object, perm).allowed, want, "as of: {c}");
+    }
 }
 
 /// The history views, asked at `want.position`, give the replayed membership.

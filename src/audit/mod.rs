@@ -3,6 +3,7 @@
 //! the log file itself — [`replay`], [`verify`], [`export`] (and import) —
 //! plus a deterministic [`generate`]d log for fixtures and measurements.
 
+pub mod access_at;
 pub mod as_of;
 pub mod export;
 pub mod generate;

@@ -18,7 +18,8 @@ use crate::state::State;
 /// `fold` the writer uses, keeping nothing but the state.
 pub fn replay(conn: &Connection, until: i64, progress: &Progress) -> anyhow::Result<State> {
     scan::for_scanning(conn)?;
-    let (state, read) = scan::scan(
+    let mut state = State::default();
+    let read = scan::scan(
         conn,
         0,
         until,
@@ -28,12 +29,8 @@ pub fn replay(conn: &Connection, until: i64, progress: &Progress) -> anyhow::Res
             }
             Ok(())
         },
-        |events| {
-            let mut state = State::default();
-            for rec in events {
-                let Ok(()) = fold(&mut state, &rec, &mut NoSink);
-            }
-            state
+        |rec| {
+            let Ok(()) = fold(&mut state, rec, &mut NoSink);
         },
     );
     read?;

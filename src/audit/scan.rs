@@ -22,32 +22,48 @@ pub fn for_scanning(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Streams events `after < seq <= until`: `inspect` sees each one here, in
-/// order, and may stop the scan with an error; `consume` gets them in the
-/// same order on another thread. Returns what `consume` returns (it sees
-/// every event `inspect` accepted, nothing after a stop) and how the scan ended.
-pub fn scan<E, R>(
+/// order, and may stop the scan with an error; `consume` sees the same
+/// events in the same order on another thread (every event `inspect`
+/// accepted, nothing after a stop). Returns how the scan ended.
+///
+/// Batches go back to this thread once consumed, so the events are freed
+/// where they were allocated and the folding thread spends nothing on it.
+pub fn scan<E>(
     conn: &Connection,
     after: i64,
     until: i64,
     mut inspect: impl FnMut(&Recorded) -> Result<(), E>,
-    consume: impl FnOnce(&mut dyn Iterator<Item = Recorded>) -> R + Send,
-) -> (R, Result<(), E>)
+    mut consume: impl FnMut(&Recorded) + Send,
+) -> Result<(), E>
 where
     E: From<ReadError>,
-    R: Send,
 {
     let (tx, rx) = mpsc::sync_channel::<Vec<Recorded>>(IN_FLIGHT);
+    let (done_tx, done_rx) = mpsc::channel::<Vec<Recorded>>();
     std::thread::scope(|s| {
-        let folder = s.spawn(move || consume(&mut rx.into_iter().flatten()));
+        let folder = s.spawn(move || {
+            for batch in rx {
+                batch.iter().for_each(&mut consume);
+                // The reader may be gone already (the scan ended); then the
+                // batch is simply freed here.
+                let _ = done_tx.send(batch);
+            }
+        });
         let mut batch = Vec::with_capacity(BATCH);
         let read = log::for_each(conn, after, until, |rec| -> Result<(), E> {
             inspect(&rec)?;
             batch.push(rec);
             if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let next = match done_rx.try_recv() {
+                    Ok(mut used) => {
+                        used.clear();
+                        used
+                    }
+                    Err(_) => Vec::with_capacity(BATCH),
+                };
                 // A closed channel means the folder is gone: it panicked,
                 // which `join` below reports.
-                let _ = tx.send(full);
+                let _ = tx.send(std::mem::replace(&mut batch, next));
             }
             Ok(())
         });
@@ -55,10 +71,10 @@ where
             let _ = tx.send(batch);
         }
         drop(tx);
-        let out = match folder.join() {
-            Ok(out) => out,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        (out, read)
+        if let Err(panic) = folder.join() {
+            std::panic::resume_unwind(panic);
+        }
+        drop(done_rx);
+        read
     })
 }

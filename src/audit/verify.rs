@@ -161,7 +161,9 @@ pub fn verify(
     scan::for_scanning(&tx)?;
     let mut head = Head::default();
     let mut last_time = String::new();
-    let ((state, expected), walked) = scan::scan(
+    let mut state = State::default();
+    let mut expected = Expected::default();
+    let walked = scan::scan(
         &tx,
         0,
         i64::MAX,
@@ -182,13 +184,8 @@ pub fn verify(
             }
             Ok(())
         },
-        |events| {
-            let mut state = State::default();
-            let mut expected = Expected::default();
-            for rec in events {
-                let Ok(()) = fold(&mut state, &rec, &mut expected);
-            }
-            (state, expected)
+        |rec| {
+            let Ok(()) = fold(&mut state, rec, &mut expected);
         },
     );
     match walked {

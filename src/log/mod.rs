@@ -18,6 +18,7 @@ pub const APPLICATION_ID: i32 = 0x524c_434c;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/migrations/0001_init.sql"),
     include_str!("../../schema/migrations/0002_history.sql"),
+    include_str!("../../schema/migrations/0003_grant_history.sql"),
 ];
 
 /// The schema version this build writes.

@@ -453,3 +453,83 @@ async fn user_and_group_lists_are_paginated_and_stable_while_writes_continue() {
     let (_, v) = app.get(&app.admin, "/api/v1/groups").await;
     assert_eq!(v["groups"].as_array().map(Vec::len), Some(2));
 }
+
+#[tokio::test]
+async fn a_check_as_of_a_past_position_sees_the_groups_and_grants_of_then() {
+    let (app, _) = world().await;
+    let prod = "environment:GLOBAL.Engineering.Prod";
+    let q = |as_of: i64| {
+        format!("/api/v1/check?user=alice&object={prod}&permission=write&as_of={as_of}")
+    };
+    let (_, a) = app
+        .put(&app.admin, "/api/v1/groups/Developers/members/alice")
+        .await;
+    let joined = a["position"].as_i64().expect("position");
+    let granted = grant(
+        &app,
+        "Developers",
+        "domain:GLOBAL.Engineering",
+        json!({"write": true}),
+    )
+    .await["position"]
+        .as_i64()
+        .expect("position");
+    let denied_on_prod = grant(&app, "Developers", prod, json!({"write": false})).await["position"]
+        .as_i64()
+        .expect("p");
+    let (_, r) = app
+        .delete(&app.admin, "/api/v1/groups/Developers/members/alice")
+        .await;
+    let left = r["position"].as_i64().expect("position");
+
+    // (as of, allowed, via)
+    let table = [
+        (joined, false, json!([])),
+        (
+            granted,
+            true,
+            json!([{"group": "GLOBAL.Engineering.Developers", "on": "domain:GLOBAL.Engineering"}]),
+        ),
+        (denied_on_prod, false, json!([])),
+        (left, false, json!([])),
+    ];
+    for (at, allowed, via) in table {
+        let (s, v) = app.get(&app.admin, &q(at)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(
+            (
+                v["allowed"].clone(),
+                v["via"].clone(),
+                v["position"].clone()
+            ),
+            (json!(allowed), via, json!(at)),
+            "as of {at}"
+        );
+    }
+    // Between the domain grant and the object's deny, by time too.
+    let (_, v) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/check?user=alice&object={prod}&permission=write&as_of={granted}"),
+        )
+        .await;
+    let time = v["as_of"]["time"].as_str().expect("time").to_owned();
+    let (_, by_time) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/check?user=alice&object={prod}&permission=write&as_of={time}"),
+        )
+        .await;
+    assert!(by_time["position"].as_i64().expect("position") >= granted);
+    // The live answer agrees with the last position.
+    let (_, live) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/check?user=alice&object={prod}&permission=write"),
+        )
+        .await;
+    assert_eq!(live["allowed"], false);
+    // A position after the head is refused, not guessed.
+    let (s, _) = app.get(&app.admin, &q(left + 100)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}

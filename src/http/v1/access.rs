@@ -168,6 +168,8 @@ pub struct CheckQuery {
     object: String,
     permission: String,
     at_least: Option<i64>,
+    /// A log position or an RFC 3339 time: judge the state as it was then.
+    as_of: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -175,6 +177,9 @@ pub struct CheckAnswer {
     #[serde(flatten)]
     verdict: Verdict,
     position: i64,
+    /// With `as_of`: the position and time the answer reflects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<crate::audit::as_of::At>,
 }
 
 fn check_one(
@@ -195,12 +200,51 @@ pub async fn check(
     caller: Caller,
     ApiQuery(q): ApiQuery<CheckQuery>,
 ) -> ApiResult<Json<CheckAnswer>> {
+    if let Some(as_of) = q.as_of {
+        return check_as_of(&app, caller, q.user, &q.object, &q.permission, &as_of).await;
+    }
     let state = snapshot(&app, q.at_least).await?;
     let verdict = check_one(&state, caller.0, &q.user, &q.object, &q.permission)?;
     Ok(Json(CheckAnswer {
         verdict,
         position: state.head.seq,
+        as_of: None,
     }))
+}
+
+/// The check as of a past position or time: the user as named then, its
+/// groups and the grants that held then, from the history views' indexes.
+async fn check_as_of(
+    app: &AppState,
+    caller: Caller,
+    user: String,
+    obj: &str,
+    perm: &str,
+    as_of: &str,
+) -> ApiResult<Json<CheckAnswer>> {
+    use crate::audit::{access_at::PastFacts, as_of as history};
+    let (object, perm) = (object(obj)?, permission(perm)?);
+    let point = history::Point::parse(as_of)?;
+    let answer = super::history::ask(app, move |conn, state| {
+        let at = history::locate(conn, &point)?;
+        let ident = Ident::parse(Kind::User, &user);
+        let who = history::resolve(
+            conn,
+            state,
+            Some(caller.0),
+            Kind::User,
+            &ident,
+            Some(at.position),
+        )?;
+        let facts = PastFacts::load(conn, UserId(who.id), &object, at.position)?;
+        Ok(CheckAnswer {
+            verdict: facts.check(&object, perm),
+            position: at.position,
+            as_of: Some(at),
+        })
+    })
+    .await?;
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]

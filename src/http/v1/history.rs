@@ -25,7 +25,7 @@ pub const MAX_WAIT_SECS: u64 = 60;
 
 /// Runs a history question on a pooled read connection, in one read
 /// transaction, with the current snapshot for resolving today's names.
-async fn ask<T, F>(app: &AppState, f: F) -> ApiResult<T>
+pub(crate) async fn ask<T, F>(app: &AppState, f: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&rusqlite::Connection, &crate::state::State) -> Result<T, HistoryError>
