@@ -359,3 +359,29 @@ fn export_after_a_position_gives_the_rest_of_the_log() {
     assert_eq!(n as usize, tail.len());
     assert_eq!(text.lines().collect::<Vec<_>>(), tail);
 }
+
+#[test]
+fn verify_compares_the_grant_history_with_a_fresh_fold() {
+    let dir = tempfile::tempdir().expect("dir");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("replay-fixtures/grants-inheritance/log.ndjson");
+    let db = dir.path().join("g.db");
+    export::import(&db, &fixture, None, |_| Progress::hidden()).expect("import");
+    assert!(matches!(verify_db(&db, None), Report::Ok { .. }));
+    // A grant that never allowed writing, rewritten as if it had.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let changed = conn
+        .execute(
+            "UPDATE view_grant_intervals SET \"write\" = 1 WHERE \"write\" = 0",
+            [],
+        )
+        .expect("tamper");
+    assert_eq!(changed, 1);
+    drop(conn);
+    let report = verify_db(&db, None);
+    assert!(
+        format!("{report}").contains("view_grant_intervals"),
+        "{report}"
+    );
+    assert!(!matches!(report, Report::Ok { .. }));
+}

@@ -281,7 +281,21 @@ struct Expected {
     directory: HashMap<(&'static str, i64), DirRow>,
     /// (kind, id, seq)
     history: Vec<(&'static str, i64, i64)>,
+    /// (object, group, from_seq, to_seq, view, update, read, write)
+    grant_intervals: Vec<GrantRow>,
+    open_grants: HashMap<(String, i64), usize>,
 }
+
+type GrantRow = (
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<bool>,
+    Option<bool>,
+    Option<bool>,
+    Option<bool>,
+);
 
 type IntervalRow = (i64, i64, i64, Option<i64>, u64, Option<u64>);
 
@@ -314,6 +328,12 @@ impl Expected {
             deleted: None,
         });
         self.history.push((kind, id, seq));
+    }
+
+    fn close_grant(&mut self, object: &str, group: i64) {
+        if let Some(i) = self.open_grants.remove(&(object.to_owned(), group)) {
+            self.grant_intervals[i].3 = Some(self.seq);
+        }
     }
 
     fn deleted(&mut self, kind: &'static str, id: i64) {
@@ -363,9 +383,29 @@ impl Sink for Expected {
                 self.history.push(("group", group.0, at.seq));
                 self.history.push(("user", user.0, at.seq));
             }
-            // Grants have no history view yet (their events reach a group's
-            // history through the version change, `PutGroup`).
-            Change::PutGrant { .. } | Change::DropGrant { .. } | Change::Head(_) => {}
+            // A grant's setting holds from this event until the next one
+            // that replaces or revokes it (`view_grant_intervals`).
+            Change::PutGrant {
+                object,
+                group,
+                flags,
+            } => {
+                self.close_grant(object, group.0);
+                let key = (object.to_string(), group.0);
+                self.open_grants.insert(key, self.grant_intervals.len());
+                self.grant_intervals.push((
+                    object.to_string(),
+                    group.0,
+                    self.seq,
+                    None,
+                    flags.view,
+                    flags.update,
+                    flags.read,
+                    flags.write,
+                ));
+            }
+            Change::DropGrant { object, group } => self.close_grant(object, group.0),
+            Change::Head(_) => {}
         }
         Ok(())
     }
@@ -486,6 +526,27 @@ impl Expected {
             .map(|(k, id, seq)| (k.to_owned(), id, seq));
         if let Some(d) = first_difference(want, rows)? {
             return Ok(Some(format!("view_history: {d}")));
+        }
+
+        self.grant_intervals.sort_unstable();
+        let mut stmt = conn.prepare(
+            "SELECT object, group_id, from_seq, to_seq, \"view\", \"update\", \"read\", \"write\"
+               FROM view_grant_intervals ORDER BY object, group_id, from_seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?;
+        if let Some(d) = first_difference(self.grant_intervals.into_iter(), rows)? {
+            return Ok(Some(format!("view_grant_intervals: {d}")));
         }
         Ok(None)
     }
