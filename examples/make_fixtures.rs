@@ -310,7 +310,7 @@ fn line_of(rec: &Recorded) -> anyhow::Result<String> {
 
 fn parse(line: &str) -> anyhow::Result<Recorded> {
     let l: Line = serde_json::from_str(line)?;
-    l.into_recorded().map_err(anyhow::Error::msg)
+    export::into_recorded(l).map_err(anyhow::Error::msg)
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -325,7 +325,7 @@ fn import_refuses_a_database_with_events_and_time_going_backwards() {
     let text = std::fs::read_to_string(&file).expect("read");
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let line: Line = serde_json::from_str(&lines[49]).expect("line");
-    let mut rec = line.into_recorded().expect("rec");
+    let mut rec = export::into_recorded(line).expect("rec");
     rec.occurred_at = "2020-01-01T00:00:00.000Z".into();
     rec.hash = chain::compute_hash(&rec);
     lines[49] = serde_json::to_string(&rec).expect("json");

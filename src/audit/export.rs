@@ -4,14 +4,12 @@
 
 use anyhow::{bail, Context};
 use rusqlite::{Connection, TransactionBehavior};
-use serde::Deserialize;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use super::progress::{Progress, STEP};
 use super::verify::{bad_position, check_time, TrustedHead};
-use crate::domain::UserId;
-use crate::events::{Event, Recorded};
+use crate::events::Recorded;
 use crate::fold::fold;
 use crate::log::{self, chain};
 use crate::state::{Head, State};
@@ -39,53 +37,20 @@ pub fn export(
 }
 
 /// One exported line: every column of `events`, nothing else.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Line {
-    pub seq: i64,
-    pub event_id: String,
-    pub stream: String,
-    pub stream_version: i64,
-    pub event_type: String,
-    pub event_version: i64,
-    pub occurred_at: String,
-    pub actor: Option<i64>,
-    pub request_id: Option<String>,
-    pub reason: Option<String>,
-    pub data: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
+pub use crate::log::Columns as Line;
 
-impl Line {
-    /// The recorded event this line describes, if its payload can be read.
-    pub fn into_recorded(self) -> Result<Recorded, String> {
-        let event = Event::decode(&self.event_type, self.event_version, &self.data)
-            .map_err(|e| e.to_string())?;
-        if event.stream().to_string() != self.stream {
-            return Err(format!(
-                "stream {:?} does not match the payload ({})",
-                self.stream,
-                event.stream()
-            ));
-        }
-        Ok(Recorded {
-            seq: self.seq,
-            event_id: self.event_id,
-            stream: self.stream,
-            stream_version: self.stream_version,
-            event_type: self.event_type,
-            event_version: self.event_version,
-            occurred_at: self.occurred_at,
-            actor: self.actor.map(UserId),
-            request_id: self.request_id,
-            reason: self.reason,
-            data: self.data,
-            prev_hash: self.prev_hash,
-            hash: self.hash,
-            event,
-        })
+/// The recorded event a line describes, if its payload can be read and
+/// belongs to the stream the line names.
+pub fn into_recorded(line: Line) -> Result<Recorded, String> {
+    let rec = line.decode().map_err(|e| e.to_string())?;
+    if rec.event.stream().to_string() != rec.stream {
+        return Err(format!(
+            "stream {:?} does not match the payload ({})",
+            rec.stream,
+            rec.event.stream()
+        ));
     }
+    Ok(rec)
 }
 
 /// Why an import stopped: the line, the log position (when known) and what
@@ -183,7 +148,7 @@ fn load(
         let parsed: Line = serde_json::from_str(&line)
             .map_err(|e| fail(None, format!("is not an exported event: {e}")))?;
         let seq = parsed.seq;
-        let rec = parsed.into_recorded().map_err(|p| fail(Some(seq), p))?;
+        let rec = into_recorded(parsed).map_err(|p| fail(Some(seq), p))?;
         if let Err(e) = chain::check_link(&state.head, &rec) {
             return Err(fail(Some(bad_position(&e)), e.to_string()).into());
         }

@@ -173,25 +173,51 @@ const SELECT_EVENTS: &str =
     "SELECT seq, event_id, stream, stream_version, event_type, event_version,
         occurred_at, actor, request_id, reason, data, prev_hash, hash FROM events";
 
-/// A row of `events` before its payload is decoded.
-struct RawRow {
-    seq: i64,
-    event_id: String,
-    stream: String,
-    stream_version: i64,
-    event_type: String,
-    event_version: i64,
-    occurred_at: String,
-    actor: Option<i64>,
-    request_id: Option<String>,
-    reason: Option<String>,
-    data: String,
-    prev_hash: String,
-    hash: String,
+/// Every column of one row of `events`, before its payload is decoded: what
+/// the log stores, and what `export` writes and `import` reads as one line.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Columns {
+    pub seq: i64,
+    pub event_id: String,
+    pub stream: String,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub event_version: i64,
+    pub occurred_at: String,
+    pub actor: Option<i64>,
+    pub request_id: Option<String>,
+    pub reason: Option<String>,
+    pub data: String,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
-fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok(RawRow {
+impl Columns {
+    /// The recorded event, with its payload decoded.
+    pub fn decode(self) -> Result<Recorded, crate::events::DecodeError> {
+        let event = Event::decode(&self.event_type, self.event_version, &self.data)?;
+        Ok(Recorded {
+            seq: self.seq,
+            event_id: self.event_id,
+            stream: self.stream,
+            stream_version: self.stream_version,
+            event_type: self.event_type,
+            event_version: self.event_version,
+            occurred_at: self.occurred_at,
+            actor: self.actor.map(UserId),
+            request_id: self.request_id,
+            reason: self.reason,
+            data: self.data,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+            event,
+        })
+    }
+}
+
+fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
+    Ok(Columns {
         seq: r.get(0)?,
         event_id: r.get(1)?,
         stream: r.get(2)?,
@@ -208,25 +234,10 @@ fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     })
 }
 
-fn decoded(r: RawRow) -> Result<Recorded, ReadError> {
-    let event = Event::decode(&r.event_type, r.event_version, &r.data)
-        .map_err(|source| ReadError::Decode { seq: r.seq, source })?;
-    Ok(Recorded {
-        seq: r.seq,
-        event_id: r.event_id,
-        stream: r.stream,
-        stream_version: r.stream_version,
-        event_type: r.event_type,
-        event_version: r.event_version,
-        occurred_at: r.occurred_at,
-        actor: r.actor.map(UserId),
-        request_id: r.request_id,
-        reason: r.reason,
-        data: r.data,
-        prev_hash: r.prev_hash,
-        hash: r.hash,
-        event,
-    })
+fn decoded(r: Columns) -> Result<Recorded, ReadError> {
+    let seq = r.seq;
+    r.decode()
+        .map_err(|source| ReadError::Decode { seq, source })
 }
 
 /// Calls `f` on every event with `after < seq <= until`, in order, streaming.

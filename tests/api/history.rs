@@ -346,7 +346,7 @@ async fn the_change_feed_carries_a_verifiable_chain_and_tails_live() {
     let mut head = Head::default();
     for e in first.iter().chain(rest.iter()) {
         let line: Line = serde_json::from_value(e.clone()).expect("every column");
-        let rec = line.into_recorded().expect("decodes");
+        let rec = rollcall::audit::export::into_recorded(line).expect("decodes");
         chain::check_link(&head, &rec).expect("a follower can check every link");
         head = Head {
             seq: rec.seq,
