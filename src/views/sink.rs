@@ -1,17 +1,10 @@
-//! The SQLite views: the sink `fold` writes through inside the writer's
-//! transaction, and loading them back into a [`State`] at start.
-//!
-//! Besides the current state (`view_domains`, `view_users`, `view_groups`,
-//! `view_memberships`) the sink keeps the history views auditors query
-//! (`view_membership_intervals`, `view_directory`, `view_history`, see
-//! `schema/migrations/0002_history.sql`); `load` needs only the former.
+//! `SqlSink`: writes `fold`'s changes into the view tables, one statement per
+//! view row, through a connection that is inside a transaction.
 
 use rusqlite::{params, Connection};
-use std::sync::Arc;
 
-use crate::domain::{DomainId, Flags, GroupId, Name, UserId};
+use crate::domain::GroupId;
 use crate::fold::{Change, Origin, Sink};
-use crate::state::{Domain, Group, Head, LastIds, State, User};
 
 /// Writes changes into the view tables through a connection that is inside a transaction.
 pub struct SqlSink<'c> {
@@ -226,116 +219,4 @@ impl SqlSink<'_> {
             .execute(params![object, group.0, self.seq])?;
         Ok(())
     }
-}
-
-/// Records the position (and id high-water marks) the views now reflect.
-pub fn save_checkpoint(conn: &Connection, state: &State) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE view_checkpoint SET seq = ?1, hash = ?2, last_domain = ?3, last_user = ?4, last_group = ?5
-         WHERE id = 1",
-    )?
-    .execute(params![
-        state.head.seq,
-        state.head.hash,
-        state.last_ids.domain,
-        state.last_ids.user,
-        state.last_ids.group
-    ])?;
-    Ok(())
-}
-
-/// Empties every view and resets the checkpoint, ready for a full fold.
-pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "DELETE FROM view_domains; DELETE FROM view_users; DELETE FROM view_groups;
-         DELETE FROM view_memberships; DELETE FROM view_grants;
-         DELETE FROM view_membership_intervals; DELETE FROM view_directory;
-         DELETE FROM view_history; DELETE FROM view_grant_intervals;",
-    )?;
-    save_checkpoint(conn, &State::default())
-}
-
-/// Loads the views into a `State` at the checkpoint's position.
-pub fn load(conn: &Connection) -> rusqlite::Result<State> {
-    let mut state = State::default();
-    let (seq, hash, last_domain, last_user, last_group): (i64, String, i64, i64, i64) = conn
-        .query_row(
-        "SELECT seq, hash, last_domain, last_user, last_group FROM view_checkpoint WHERE id = 1",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-    )?;
-
-    let mut stmt =
-        conn.prepare("SELECT id, name, parent_id, version FROM view_domains ORDER BY id")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        state.apply(&Change::PutDomain(Arc::new(Domain {
-            id: DomainId(r.get(0)?),
-            name: Name::trusted(&r.get::<_, String>(1)?),
-            parent: r.get::<_, Option<i64>>(2)?.map(DomainId),
-            version: r.get(3)?,
-        })));
-    }
-    let mut stmt =
-        conn.prepare("SELECT id, name, domain_id, realname, email, version FROM view_users")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        state.apply(&Change::PutUser(Arc::new(User {
-            id: UserId(r.get(0)?),
-            name: Name::trusted(&r.get::<_, String>(1)?),
-            domain: DomainId(r.get(2)?),
-            realname: r.get(3)?,
-            email: r.get(4)?,
-            version: r.get(5)?,
-        })));
-    }
-    let mut stmt =
-        conn.prepare("SELECT id, name, domain_id, summary, email, version FROM view_groups")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        state.apply(&Change::PutGroup(Arc::new(Group {
-            id: GroupId(r.get(0)?),
-            name: Name::trusted(&r.get::<_, String>(1)?),
-            domain: DomainId(r.get(2)?),
-            summary: r.get(3)?,
-            email: r.get(4)?,
-            version: r.get(5)?,
-        })));
-    }
-    let mut stmt = conn.prepare("SELECT group_id, user_id, since_seq FROM view_memberships")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        state.apply(&Change::AddMember {
-            group: GroupId(r.get(0)?),
-            user: UserId(r.get(1)?),
-            at: crate::fold::Stamp {
-                seq: r.get(2)?,
-                occurred_at: String::new(),
-                actor: None,
-            },
-        });
-    }
-    let mut stmt = conn.prepare(
-        "SELECT object, group_id, \"view\", \"update\", \"read\", \"write\" FROM view_grants",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        state.apply(&Change::PutGrant {
-            object: Arc::from(r.get::<_, String>(0)?),
-            group: GroupId(r.get(1)?),
-            flags: Flags {
-                view: r.get(2)?,
-                update: r.get(3)?,
-                read: r.get(4)?,
-                write: r.get(5)?,
-            },
-        });
-    }
-    state.apply(&Change::Head(Head { seq, hash }));
-    state.last_ids = LastIds {
-        domain: last_domain,
-        user: last_user,
-        group: last_group,
-    };
-    Ok(state)
 }

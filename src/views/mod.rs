@@ -1,0 +1,45 @@
+//! The SQLite views: the tables `fold` keeps beside the log, which can always
+//! be emptied and folded again from it.
+//!
+//! Besides the current state (`view_domains`, `view_users`, `view_groups`,
+//! `view_memberships`) they hold the history views auditors query
+//! (`view_membership_intervals`, `view_directory`, `view_history`, see
+//! `schema/migrations/0002_history.sql`). [`sink`] writes them, [`load`]
+//! reads the current state back at start.
+
+use rusqlite::{params, Connection};
+
+use crate::state::State;
+
+mod load;
+mod sink;
+
+pub use load::load;
+pub use sink::SqlSink;
+
+/// Records the position (and id high-water marks) the views now reflect.
+pub fn save_checkpoint(conn: &Connection, state: &State) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE view_checkpoint SET seq = ?1, hash = ?2, last_domain = ?3, last_user = ?4, last_group = ?5
+         WHERE id = 1",
+    )?
+    .execute(params![
+        state.head.seq,
+        state.head.hash,
+        state.last_ids.domain,
+        state.last_ids.user,
+        state.last_ids.group
+    ])?;
+    Ok(())
+}
+
+/// Empties every view and resets the checkpoint, ready for a full fold.
+pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "DELETE FROM view_domains; DELETE FROM view_users; DELETE FROM view_groups;
+         DELETE FROM view_memberships; DELETE FROM view_grants;
+         DELETE FROM view_membership_intervals; DELETE FROM view_directory;
+         DELETE FROM view_history; DELETE FROM view_grant_intervals;",
+    )?;
+    save_checkpoint(conn, &State::default())
+}
