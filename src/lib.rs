@@ -43,5 +43,6 @@ pub mod read_model;
 pub mod reader;
 pub mod server;
 pub mod state;
+pub mod view_writer;
 pub mod views;
 pub mod writer;

@@ -38,6 +38,27 @@ pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// Opens a second write connection to a database the writer has opened (and
+/// migrated), for the view writer ([`crate::view_writer`]), which writes the
+/// views and nothing else.
+///
+/// Its commits use `synchronous=NORMAL`: in WAL mode that keeps each commit
+/// atomic and the file uncorrupted, but does not fsync at commit. Views may
+/// lose their newest commits on a power cut — the next start folds those
+/// events again from the log, whose own commits (the writer's, FULL) are
+/// each fsynced; an fsync of the WAL also makes every frame before it
+/// durable. Checkpoints still fsync the database before the WAL is reused.
+pub fn open_view_writer(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("Failed to open database {}", path.display()))?;
+    configure(&conn)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The views' hot pages (the upper levels of their b-trees) stay cached
+    // between transactions: 32 MiB.
+    conn.pragma_update(None, "cache_size", -32 * 1024)?;
+    Ok(conn)
+}
+
 /// Opens an existing database read-only (auditors, the read pool).
 pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(
