@@ -37,6 +37,12 @@ use crate::views::{self, SqlSink};
 
 /// The most events written in one view transaction.
 const MAX_CHUNK: usize = 8192;
+/// The least time between two view transactions while events keep coming:
+/// what arrives meanwhile shares one transaction, and so the pages it
+/// touches. Audit queries may wait this long (at most) for the views.
+const PACE: Duration = Duration::from_millis(20);
+/// How often the view writer checkpoints the WAL while events keep coming.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// How long the view writer keeps SQLite's write lock once the log writer
 /// is waiting for it: long enough to share pages, short enough not to be
 /// felt by a durable write.
@@ -133,6 +139,9 @@ pub fn spawn(
         turn,
         read,
         queue: VecDeque::new(),
+        checkpointed: Instant::now(),
+        unchecked: false,
+        committed: Instant::now(),
     };
     let handle = std::thread::Builder::new()
         .name("rollcall-views".into())
@@ -149,6 +158,11 @@ struct ViewWriter {
     read: Arc<ReadModel>,
     /// Events received, not yet written.
     queue: VecDeque<Pending>,
+    /// When the WAL was last checkpointed, and whether commits came since.
+    checkpointed: Instant,
+    unchecked: bool,
+    /// When the last view transaction committed.
+    committed: Instant,
 }
 
 impl ViewWriter {
@@ -157,10 +171,25 @@ impl ViewWriter {
         let mut failures = 0u32;
         while open || !self.queue.is_empty() {
             if self.queue.is_empty() {
-                match rx.recv() {
+                // Idle: a moment to checkpoint what the last writes left in the WAL.
+                match rx.recv_timeout(CHECKPOINT_EVERY) {
                     Ok(batch) => self.queue.extend(batch),
-                    Err(_) => break,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
+            }
+            // Gather for the rest of the pace, unless a full chunk is waiting.
+            let since = self.committed.elapsed();
+            if open && since < PACE && self.queue.len() < MAX_CHUNK {
+                match rx.recv_timeout(PACE - since) {
+                    Ok(batch) => self.queue.extend(batch),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => open = false,
+                }
+                continue;
             }
             loop {
                 match rx.try_recv() {
@@ -173,7 +202,14 @@ impl ViewWriter {
                 }
             }
             match self.write_chunk() {
-                Ok(()) => failures = 0,
+                Ok(()) => {
+                    failures = 0;
+                    self.committed = Instant::now();
+                    self.unchecked = true;
+                    if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+                        self.checkpoint();
+                    }
+                }
                 Err(e) => {
                     failures += 1;
                     tracing::error!(error = %e, behind = self.queue.len(), "could not write the views; will retry");
@@ -198,6 +234,20 @@ impl ViewWriter {
         }
     }
 
+    /// Checkpoints the WAL if anything was committed since the last time.
+    /// A failure is only logged: the next checkpoint tries again, and until
+    /// then the WAL just grows.
+    fn checkpoint(&mut self) {
+        if !self.unchecked {
+            return;
+        }
+        if let Err(e) = crate::log::checkpoint(&self.conn) {
+            tracing::warn!(error = %e, "could not checkpoint the WAL");
+        }
+        self.checkpointed = Instant::now();
+        self.unchecked = false;
+    }
+
     /// Writes the front of the queue in one transaction; removes it only once
     /// committed, so a failed chunk is written again.
     fn write_chunk(&mut self) -> rusqlite::Result<()> {
@@ -208,6 +258,7 @@ impl ViewWriter {
             turn,
             read,
             queue,
+            ..
         } = self;
         let mut new_head = head.clone();
         let mut new_ids = *last_ids;

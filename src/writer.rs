@@ -184,6 +184,9 @@ pub fn spawn_observed(
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from)
         .ok_or_else(|| anyhow::anyhow!("the writer needs a database file"))?;
+    // Checkpoints are the view writer's job, between its transactions: a
+    // commit here only appends to the WAL and fsyncs it.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     let turn = Arc::new(WriteTurn::default());
     let (views, views_thread) = view_writer::spawn(
         log::open_view_writer(&path)?,

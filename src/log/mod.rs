@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/migrations/0001_init.sql"),
     include_str!("../../schema/migrations/0002_history.sql"),
     include_str!("../../schema/migrations/0003_grant_history.sql"),
+    include_str!("../../schema/migrations/0004_lean_log.sql"),
 ];
 
 /// The schema version this build writes.
@@ -53,10 +54,22 @@ pub fn open_view_writer(path: &Path) -> anyhow::Result<Connection> {
         .with_context(|| format!("Failed to open database {}", path.display()))?;
     configure(&conn)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // This connection checkpoints the WAL itself, outside its transactions
+    // ([`checkpoint`]), never as a side effect of a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // The views' hot pages (the upper levels of their b-trees) stay cached
     // between transactions: 32 MiB.
     conn.pragma_update(None, "cache_size", -32 * 1024)?;
     Ok(conn)
+}
+
+/// Copies what the WAL holds into the database file, without waiting for (or
+/// blocking) the writer: a `PASSIVE` checkpoint. The writer's connection never
+/// checkpoints on commit (see [`crate::writer`]), so a durable write does not
+/// pay for copying and fsyncing the database file; the view writer calls this
+/// between its transactions.
+pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 /// Opens an existing database read-only (auditors, the read pool).
