@@ -46,7 +46,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// How long the view writer keeps SQLite's write lock once the log writer
 /// is waiting for it: long enough to share pages, short enough not to be
 /// felt by a durable write.
-const YIELD_AFTER: Duration = Duration::from_millis(2);
+const YIELD_AFTER: Duration = Duration::from_millis(1);
 
 /// One event's changes to the views, as the writer's fold produced them.
 #[derive(Debug)]
