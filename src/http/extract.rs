@@ -37,8 +37,19 @@ impl RequestId {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()));
-        RequestId(given.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned))
+        RequestId(given.map_or_else(new_request_id, str::to_owned))
     }
+}
+
+/// A new UUIDv7: the time in milliseconds, then 74 random bits from the
+/// thread's generator. (`Uuid::now_v7` asks the kernel for randomness on
+/// every call, a system call per request.)
+fn new_request_id() -> String {
+    let random: [u8; 10] = rand::random();
+    let ms = u64::try_from(now_ms()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(ms, &random)
+        .into_uuid()
+        .to_string()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
