@@ -5,7 +5,8 @@
 //! the nearest enclosing domain that sets it, walking up to the root. The user
 //! has the permission when any group's effective value is allow: one group's
 //! denial does not cancel another's grant. Members of Administrators have
-//! every permission.
+//! every permission: the rules read that from the user's explicit groups, so
+//! one lookup of them serves both questions.
 
 use serde::Serialize;
 
@@ -17,7 +18,12 @@ use crate::state::State;
 /// position (`as_of`), so both answer by the same rules.
 pub trait Facts {
     fn user_exists(&self, user: UserId) -> bool;
-    fn is_admin(&self, user: UserId) -> bool;
+    /// Whether the user is a member of Administrators. The rules below do
+    /// not ask: they find Administrators among [`Facts::groups_of`], which
+    /// must agree with this.
+    fn is_admin(&self, user: UserId) -> bool {
+        self.groups_of(user).contains(&ADMINISTRATORS)
+    }
     /// The user's explicit groups (Everyone is added by the rules).
     fn groups_of(&self, user: UserId) -> Vec<GroupId>;
     /// The group's setting on the object with this key.
@@ -37,9 +43,6 @@ pub trait Facts {
 impl Facts for State {
     fn user_exists(&self, user: UserId) -> bool {
         self.user(user).is_some()
-    }
-    fn is_admin(&self, user: UserId) -> bool {
-        State::is_admin(self, user)
     }
     fn groups_of(&self, user: UserId) -> Vec<GroupId> {
         self.groups_of_after(user, None).collect()
@@ -93,13 +96,15 @@ pub struct Source {
     pub on: Option<String>,
 }
 
-/// The groups whose settings count for `user`: Everyone, then its explicit groups.
-fn groups_of<F: Facts + ?Sized>(facts: &F, user: UserId) -> Vec<GroupId> {
+/// The groups whose settings count for `user`: Everyone, then its explicit
+/// groups; and whether Administrators is among them.
+fn groups_of<F: Facts + ?Sized>(facts: &F, user: UserId) -> (Vec<GroupId>, bool) {
     let explicit = facts.groups_of(user);
+    let admin = explicit.contains(&ADMINISTRATORS);
     let mut groups = Vec::with_capacity(explicit.len() + 1);
     groups.push(EVERYONE);
     groups.extend(explicit);
-    groups
+    (groups, admin)
 }
 
 /// Each group's effective setting for `perm`, in the order of `groups`: the
@@ -153,7 +158,8 @@ pub fn check<F: Facts + ?Sized>(
             via: vec![],
         };
     }
-    if state.is_admin(user) {
+    let (groups, admin) = groups_of(state, user);
+    if admin {
         return Verdict {
             allowed: true,
             via: vec![Via {
@@ -163,7 +169,6 @@ pub fn check<F: Facts + ?Sized>(
         };
     }
     let chain = object.chain();
-    let groups = groups_of(state, user);
     let via: Vec<Via> = effective(state, &chain, &groups, perm, |_| false)
         .into_iter()
         .zip(&groups)
@@ -189,14 +194,14 @@ pub fn allows<F: Facts + ?Sized>(
     object: &ObjectRef,
     perm: Permission,
 ) -> bool {
-    if state.is_admin(user) {
-        return true;
-    }
     if !state.user_exists(user) {
         return false;
     }
+    let (groups, admin) = groups_of(state, user);
+    if admin {
+        return true;
+    }
     let chain = object.chain();
-    let groups = groups_of(state, user);
     effective(state, &chain, &groups, perm, |allowed| allowed)
         .into_iter()
         .any(|found| matches!(found, Some((true, _))))
@@ -210,7 +215,7 @@ pub fn sources<F: Facts + ?Sized>(
     perm: Permission,
 ) -> Vec<Source> {
     let chain = object.chain();
-    let groups = groups_of(state, user);
+    let (groups, admin) = groups_of(state, user);
     let mut out: Vec<Source> = effective(state, &chain, &groups, perm, |_| false)
         .into_iter()
         .zip(&groups)
@@ -224,7 +229,7 @@ pub fn sources<F: Facts + ?Sized>(
             on: found.map(|(_, on)| chain[on].to_string()),
         })
         .collect();
-    if state.is_admin(user) {
+    if admin {
         out.push(Source {
             group: state.group_name(ADMINISTRATORS),
             value: "allow",
@@ -251,9 +256,6 @@ mod tests {
     impl Facts for Plain {
         fn user_exists(&self, user: UserId) -> bool {
             user == USER
-        }
-        fn is_admin(&self, _: UserId) -> bool {
-            false
         }
         fn groups_of(&self, user: UserId) -> Vec<GroupId> {
             if user == USER {
@@ -316,10 +318,11 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         /// Walking the chain once for all groups gives each group the
-        /// setting the rule gives it, and the verdicts follow from those.
+        /// setting the rule gives it, and the verdicts follow from those;
+        /// members of Administrators may do anything.
         #[test]
         fn the_chain_walk_agrees_with_the_rule_group_by_group(
-            groups in proptest::sample::subsequence(vec![3i64, 4, 5, 6, 9], 0..=5),
+            groups in proptest::sample::subsequence(vec![2i64, 3, 4, 5, 6, 9], 0..=6),
             grants in proptest::collection::vec((0..OBJECTS.len(), prop_oneof![Just(1i64), Just(3), Just(4), Just(5), Just(6), Just(9)], flags()), 0..24),
         ) {
             let facts = Plain {
@@ -330,16 +333,22 @@ mod tests {
                     .collect(),
             };
             let object = ObjectRef::parse(OBJECTS[0]).expect("object");
+            let admin = facts.groups.contains(&ADMINISTRATORS);
+            let admin_via = Via { group: format!("g{}", ADMINISTRATORS.0), on: "*".into() };
             for perm in Permission::ALL {
                 let expected = naive(&facts, &object, perm);
                 let verdict = check(&facts, USER, &object, perm);
-                let via: Vec<Via> = expected
-                    .iter()
-                    .filter_map(|(g, found)| match found {
-                        Some((true, on)) => Some(Via { group: format!("g{}", g.0), on: on.clone() }),
-                        _ => None,
-                    })
-                    .collect();
+                let via: Vec<Via> = if admin {
+                    vec![admin_via.clone()]
+                } else {
+                    expected
+                        .iter()
+                        .filter_map(|(g, found)| match found {
+                            Some((true, on)) => Some(Via { group: format!("g{}", g.0), on: on.clone() }),
+                            _ => None,
+                        })
+                        .collect()
+                };
                 prop_assert_eq!(verdict.allowed, !via.is_empty());
                 prop_assert_eq!(&verdict.via, &via);
                 prop_assert_eq!(allows(&facts, USER, &object, perm), !via.is_empty());
@@ -347,7 +356,7 @@ mod tests {
                     .into_iter()
                     .map(|s| (s.group, s.value, s.on))
                     .collect();
-                let want: Vec<(String, &str, Option<String>)> = expected
+                let mut want: Vec<(String, &str, Option<String>)> = expected
                     .into_iter()
                     .map(|(g, found)| {
                         let value = match &found {
@@ -358,6 +367,9 @@ mod tests {
                         (format!("g{}", g.0), value, found.map(|(_, on)| on))
                     })
                     .collect();
+                if admin {
+                    want.push((admin_via.group.clone(), "allow", Some("*".into())));
+                }
                 prop_assert_eq!(explained, want);
             }
         }

@@ -138,3 +138,27 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthorized)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_request_ids_are_distinct_uuid_v7s_of_now() {
+        let before = u64::try_from(now_ms()).expect("time");
+        let ids: Vec<String> = (0..64).map(|_| new_request_id()).collect();
+        let after = u64::try_from(now_ms()).expect("time");
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id).expect("a uuid");
+            assert_eq!(uuid.get_version_num(), 7, "{id}");
+            let (secs, nanos) = uuid.get_timestamp().expect("v7 has a time").to_unix();
+            let ms = secs * 1000 + u64::from(nanos) / 1_000_000;
+            assert!(
+                (before..=after).contains(&ms),
+                "{id}: {ms} not in {before}..={after}"
+            );
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
+}
