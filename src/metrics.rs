@@ -208,8 +208,14 @@ impl Metrics {
         gauge(
             &mut out,
             "rollcall_projection_lag",
-            "Events in the log not yet in the published read model or the views.",
-            (g.log_head - g.published.min(g.views)).max(0),
+            "Events in the log not yet in the published read model.",
+            (g.log_head - g.published).max(0),
+        );
+        gauge(
+            &mut out,
+            "rollcall_views_lag",
+            "Events in the log the SQLite views (written behind the log) have not reached yet.",
+            (g.log_head - g.views).max(0),
         );
         gauge(
             &mut out,
