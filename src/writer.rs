@@ -237,7 +237,11 @@ struct Writer {
 type Reply = Box<dyn FnOnce(bool) + Send>;
 
 impl Writer {
-    fn run(&mut self, mut rx: mpsc::Receiver<Job>, views: &std::sync::mpsc::Sender<Vec<Pending>>) {
+    fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Job>,
+        views: &std::sync::mpsc::SyncSender<Vec<Pending>>,
+    ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         // `blocking_recv` returns None once every handle is dropped: the
         // service is shutting down and everything queued has been served.
