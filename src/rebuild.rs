@@ -191,7 +191,7 @@ struct DirRow {
 
 /// A sink that keeps, in memory, the rows `SqlSink` writes to the views
 /// that the in-memory [`State`] does not hold (the history views, the
-/// membership start positions, the grants and the users whose credentials go).
+/// membership start positions and the grants).
 #[derive(Default)]
 struct Rows {
     now: Current,
@@ -205,7 +205,6 @@ struct Rows {
     directory: HashMap<(Kind, i64), DirRow>,
     /// (kind, id, seq), in fold order, duplicates included.
     history: Vec<(Kind, i64, i64)>,
-    dropped_users: Vec<i64>,
 }
 
 impl Rows {
@@ -302,7 +301,6 @@ impl Sink for Rows {
             }
             Change::DropUser(id) => {
                 self.deleted(Kind::User, id.0);
-                self.dropped_users.push(id.0);
             }
             Change::DropGroup(id) => self.deleted(Kind::Group, id.0),
             Change::AddMember { group, user, at } => {
@@ -388,7 +386,6 @@ fn write(conn: &Connection, state: &State, rows: Rows) -> anyhow::Result<()> {
         mut grant_intervals,
         directory,
         mut history,
-        dropped_users,
         ..
     } = rows;
     intervals.sort_unstable_by_key(|i| (i.group, i.user, i.from));
@@ -456,15 +453,6 @@ fn write(conn: &Connection, state: &State, rows: Rows) -> anyhow::Result<()> {
         "rebuild: rows written"
     );
 
-    // A deleted user can no longer log in, whichever way it is folded
-    // (what `SqlSink` does at each `DropUser`).
-    let mut creds = conn.prepare("DELETE FROM credentials WHERE user_id = ?1")?;
-    let mut sessions = conn.prepare("DELETE FROM sessions WHERE user_id = ?1")?;
-    for id in &dropped_users {
-        creds.execute([id])?;
-        sessions.execute([id])?;
-    }
-
     let started = std::time::Instant::now();
     for (_, sql) in &indexes {
         conn.execute_batch(sql)?;
@@ -473,7 +461,7 @@ fn write(conn: &Connection, state: &State, rows: Rows) -> anyhow::Result<()> {
         ms = started.elapsed().as_millis() as u64,
         "rebuild: indexes built"
     );
-    views::save_checkpoint(conn, state)?;
+    views::save_checkpoint(conn, &state.head, &state.last_ids)?;
     Ok(())
 }
 

@@ -23,6 +23,9 @@ use crate::queries::PageRequest;
 /// The longest a change-feed request may be held open.
 pub const MAX_WAIT_SECS: u64 = 60;
 
+/// The longest an audit question waits for the history views to catch up.
+const VIEWS_WAIT: Duration = Duration::from_secs(10);
+
 /// Runs a history question on a pooled read connection, in one read
 /// transaction, with the current snapshot for resolving today's names.
 pub(crate) async fn ask<T, F>(app: &AppState, f: F) -> ApiResult<T>
@@ -33,6 +36,14 @@ where
         + 'static,
 {
     let state = app.read.snapshot();
+    // The history views are written a little behind the log: wait until they
+    // hold everything this snapshot does, so an audit answer never misses a
+    // change the caller has already seen acknowledged.
+    if !app.read.wait_for_views(state.head.seq, VIEWS_WAIT).await {
+        return Err(ApiError::Unavailable(
+            "the history views are catching up with the log; try again shortly".into(),
+        ));
+    }
     let answer = app
         .pool
         .run(move |conn| {
