@@ -8,7 +8,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use super::progress::{Progress, STEP};
-use super::verify::{bad_position, check_time, TrustedHead};
+use super::verify::{bad_position, check_time, StreamVersions, TrustedHead};
 use crate::events::Recorded;
 use crate::fold::fold;
 use crate::log::{self, chain};
@@ -132,6 +132,7 @@ fn load(
     let mut state = State::default();
     let mut sink = SqlSink::new(&tx);
     let mut last_time = String::new();
+    let mut versions = StreamVersions::default();
     let mut bytes = 0_u64;
     for (i, line) in reader.lines().enumerate() {
         let n = i as u64 + 1;
@@ -153,6 +154,7 @@ fn load(
             return Err(fail(Some(bad_position(&e)), e.to_string()).into());
         }
         check_time(&rec, &last_time).map_err(|p| fail(Some(rec.seq), p))?;
+        versions.check(&rec).map_err(|p| fail(Some(rec.seq), p))?;
         if let Some(t) = trusted {
             t.check(&rec).map_err(|p| fail(Some(rec.seq), p))?;
         }

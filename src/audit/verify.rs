@@ -154,6 +154,30 @@ impl From<ReadError> for Stop {
     }
 }
 
+/// Each stream's versions count 1, 2, 3... in log order. The writer numbers
+/// them from its state; the log table does not enforce it (no index on
+/// streams, see `schema/migrations/0004_lean_log.sql`), so `verify` and
+/// `import` check it.
+#[derive(Default)]
+pub struct StreamVersions(std::collections::HashMap<String, i64>);
+
+impl StreamVersions {
+    pub fn check(&mut self, rec: &Recorded) -> Result<(), String> {
+        let last = match self.0.get_mut(rec.stream.as_str()) {
+            Some(v) => v,
+            None => self.0.entry(rec.stream.clone()).or_insert(0),
+        };
+        if rec.stream_version != *last + 1 {
+            return Err(format!(
+                "stream {} has version {} after version {}: its versions must count up by one",
+                rec.stream, rec.stream_version, last
+            ));
+        }
+        *last = rec.stream_version;
+        Ok(())
+    }
+}
+
 /// Verifies the database behind `conn` (read-only). Errors are failures to
 /// read; everything wrong with the contents is a `Report::Bad`.
 pub fn verify(
@@ -166,6 +190,7 @@ pub fn verify(
     scan::for_scanning(&tx)?;
     let mut head = Head::default();
     let mut last_time = String::new();
+    let mut versions = StreamVersions::default();
     let mut state = State::default();
     let mut expected = Expected::default();
     let walked = scan::scan(
@@ -177,6 +202,9 @@ pub fn verify(
                 return Err(Stop::Found(bad(Some(bad_position(&e)), e.to_string())));
             }
             check_time(rec, &last_time).map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
+            versions
+                .check(rec)
+                .map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
             if let Some(t) = trusted {
                 t.check(rec)
                     .map_err(|p| Stop::Found(bad(Some(rec.seq), p)))?;
