@@ -201,7 +201,7 @@ fn a_version_1_database_gets_its_history_views_at_the_next_start() {
 fn verify_reports_views_that_differ_from_the_log_and_heads_that_do_not_match() {
     let dir = tempfile::tempdir().expect("dir");
     let db = imported(dir.path(), 1500);
-    let Report::Ok { count, head } = verify_db(&db, None) else {
+    let Report::Ok { count, head, .. } = verify_db(&db, None) else {
         panic!("a clean import verifies");
     };
     assert_eq!(count, head.seq);
@@ -459,4 +459,44 @@ fn a_stream_version_out_of_step_is_refused_by_import_and_named_by_verify() {
         }
         other => panic!("not reported: {other:?}"),
     }
+}
+
+#[test]
+fn verify_checks_views_a_little_behind_the_log_at_their_own_position() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = generated(dir.path(), 100);
+    let text = std::fs::read_to_string(&file).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    let prefix = dir.path().join("prefix.ndjson");
+    std::fs::write(&prefix, lines[..60].join("\n")).expect("write");
+    let db = dir.path().join("behind.db");
+    export::import(&db, &prefix, None, |_| Progress::hidden()).expect("import");
+    // The rest is appended the way the writer appends, before the view
+    // writer has written it: the views stay at 60.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    for l in &lines[60..] {
+        let rec =
+            export::into_recorded(serde_json::from_str::<Line>(l).expect("line")).expect("rec");
+        log::insert(&conn, &rec).expect("stored");
+    }
+    let report = verify_db(&db, None);
+    let Report::Ok { count, head, views } = &report else {
+        panic!("views behind the log are not a fault: {report}");
+    };
+    assert_eq!(
+        (*count, head.seq, *views),
+        (lines.len() as i64, lines.len() as i64, 60)
+    );
+    assert!(report.to_string().contains("40 events behind"), "{report}");
+
+    // What they hold is still checked against the log at their position.
+    conn.execute_batch(
+        "UPDATE view_users SET realname = 'forged' WHERE id = (SELECT min(id) FROM view_users)",
+    )
+    .expect("tamper");
+    drop(conn);
+    assert!(
+        matches!(verify_db(&db, None), Report::Bad { ref problem, .. } if problem.contains("view_users")),
+        "a changed view is still found"
+    );
 }

@@ -99,7 +99,8 @@ fn check_recorded(dir: &Path, expected: &Value) {
         report,
         Report::Ok {
             count: head.seq,
-            head: head.clone()
+            head: head.clone(),
+            views: head.seq,
         }
     );
     let mut exported = Vec::new();
