@@ -85,7 +85,7 @@ pub async fn members_as_of(
             &ident,
             Some(at.position),
         )?;
-        let (members, next_cursor) = as_of::members_at(conn, group.id, at.position, req)?;
+        let (members, next_cursor) = as_of::members_at(conn, state, group.id, at.position, req)?;
         Ok(MembersAsOf {
             group,
             members,
