@@ -5,7 +5,8 @@
 //! the nearest enclosing domain that sets it, walking up to the root. The user
 //! has the permission when any group's effective value is allow: one group's
 //! denial does not cancel another's grant. Members of Administrators have
-//! every permission.
+//! every permission: the rules read that from the user's explicit groups, so
+//! one lookup of them serves both questions.
 
 use serde::Serialize;
 
@@ -17,20 +18,31 @@ use crate::state::State;
 /// position (`as_of`), so both answer by the same rules.
 pub trait Facts {
     fn user_exists(&self, user: UserId) -> bool;
-    fn is_admin(&self, user: UserId) -> bool;
+    /// Whether the user is a member of Administrators. The rules below do
+    /// not ask: they find Administrators among [`Facts::groups_of`], which
+    /// must agree with this.
+    fn is_admin(&self, user: UserId) -> bool {
+        self.groups_of(user).contains(&ADMINISTRATORS)
+    }
     /// The user's explicit groups (Everyone is added by the rules).
     fn groups_of(&self, user: UserId) -> Vec<GroupId>;
     /// The group's setting on the object with this key.
     fn flags(&self, object: &str, group: GroupId) -> Option<Flags>;
+    /// The settings of each of `groups` on the object with this key, written
+    /// to `out` in the same order. The default asks [`Facts::flags`] group by
+    /// group; a store that can find all of an object's settings at once
+    /// should, since a check asks this once per object of the chain.
+    fn flags_of(&self, object: &str, groups: &[GroupId], out: &mut [Option<Flags>]) {
+        for (group, flags) in groups.iter().zip(out) {
+            *flags = self.flags(object, *group);
+        }
+    }
     fn group_name(&self, group: GroupId) -> String;
 }
 
 impl Facts for State {
     fn user_exists(&self, user: UserId) -> bool {
         self.user(user).is_some()
-    }
-    fn is_admin(&self, user: UserId) -> bool {
-        State::is_admin(self, user)
     }
     fn groups_of(&self, user: UserId) -> Vec<GroupId> {
         self.groups_of_after(user, None).collect()
@@ -39,6 +51,17 @@ impl Facts for State {
         self.grants_on(object)
             .and_then(|row| row.get(&group))
             .copied()
+    }
+    fn flags_of(&self, object: &str, groups: &[GroupId], out: &mut [Option<Flags>]) {
+        // One lookup of the object's key (a string hash) for all the groups.
+        match self.grants_on(object) {
+            None => out.fill(None),
+            Some(row) => {
+                for (group, flags) in groups.iter().zip(out) {
+                    *flags = row.get(group).copied();
+                }
+            }
+        }
     }
     fn group_name(&self, id: GroupId) -> String {
         self.group(id)
@@ -73,25 +96,53 @@ pub struct Source {
     pub on: Option<String>,
 }
 
-/// The groups whose settings count for `user`: Everyone, then its explicit groups.
-fn groups_of<F: Facts + ?Sized>(facts: &F, user: UserId) -> impl Iterator<Item = GroupId> {
-    std::iter::once(EVERYONE).chain(facts.groups_of(user))
+/// The groups whose settings count for `user`: Everyone, then its explicit
+/// groups; and whether Administrators is among them.
+fn groups_of<F: Facts + ?Sized>(facts: &F, user: UserId) -> (Vec<GroupId>, bool) {
+    let explicit = facts.groups_of(user);
+    let admin = explicit.contains(&ADMINISTRATORS);
+    let mut groups = Vec::with_capacity(explicit.len() + 1);
+    groups.push(EVERYONE);
+    groups.extend(explicit);
+    (groups, admin)
 }
 
-/// A group's effective setting for `perm` on the first object of `chain`
-/// that sets it.
-fn effective<'c, F: Facts + ?Sized>(
+/// Each group's effective setting for `perm`, in the order of `groups`: the
+/// value and the index in `chain` of the first object that sets it, or
+/// `None` when no object of the chain does.
+///
+/// Walks the chain once, asking for every group's setting on each object in
+/// one go, and stops early: as soon as `stop` says the settings found so far
+/// settle the question, or when every group has one.
+fn effective<F: Facts + ?Sized>(
     facts: &F,
-    chain: &'c [ObjectRef],
-    group: GroupId,
+    chain: &[ObjectRef],
+    groups: &[GroupId],
     perm: Permission,
-) -> Option<(bool, &'c ObjectRef)> {
-    chain.iter().find_map(|o| {
-        facts
-            .flags(o.as_str(), group)
-            .and_then(|flags| flags.get(perm))
-            .map(|v| (v, o))
-    })
+    stop: impl Fn(bool) -> bool,
+) -> Vec<Option<(bool, usize)>> {
+    let mut found: Vec<Option<(bool, usize)>> = vec![None; groups.len()];
+    let mut here: Vec<Option<Flags>> = vec![None; groups.len()];
+    let mut open = groups.len();
+    for (i, object) in chain.iter().enumerate() {
+        if open == 0 {
+            break;
+        }
+        facts.flags_of(object.as_str(), groups, &mut here);
+        for (slot, flags) in found.iter_mut().zip(&here) {
+            if slot.is_some() {
+                continue;
+            }
+            if let Some(value) = flags.and_then(|f| f.get(perm)) {
+                *slot = Some((value, i));
+                open -= 1;
+                if stop(value) {
+                    return found;
+                }
+            }
+        }
+    }
+    found
 }
 
 /// May `user` exercise `perm` on `object`?
@@ -107,7 +158,8 @@ pub fn check<F: Facts + ?Sized>(
             via: vec![],
         };
     }
-    if state.is_admin(user) {
+    let (groups, admin) = groups_of(state, user);
+    if admin {
         return Verdict {
             allowed: true,
             via: vec![Via {
@@ -117,11 +169,13 @@ pub fn check<F: Facts + ?Sized>(
         };
     }
     let chain = object.chain();
-    let via: Vec<Via> = groups_of(state, user)
-        .filter_map(|g| match effective(state, &chain, g, perm) {
+    let via: Vec<Via> = effective(state, &chain, &groups, perm, |_| false)
+        .into_iter()
+        .zip(&groups)
+        .filter_map(|(found, g)| match found {
             Some((true, on)) => Some(Via {
-                group: state.group_name(g),
-                on: on.to_string(),
+                group: state.group_name(*g),
+                on: chain[on].to_string(),
             }),
             _ => None,
         })
@@ -132,21 +186,25 @@ pub fn check<F: Facts + ?Sized>(
     }
 }
 
-/// Just the yes/no of [`check`], without building the explanation.
+/// Just the yes/no of [`check`], without building the explanation: it stops
+/// at the first group whose effective setting allows.
 pub fn allows<F: Facts + ?Sized>(
     state: &F,
     user: UserId,
     object: &ObjectRef,
     perm: Permission,
 ) -> bool {
-    if state.is_admin(user) {
-        return true;
-    }
     if !state.user_exists(user) {
         return false;
     }
+    let (groups, admin) = groups_of(state, user);
+    if admin {
+        return true;
+    }
     let chain = object.chain();
-    groups_of(state, user).any(|g| matches!(effective(state, &chain, g, perm), Some((true, _))))
+    effective(state, &chain, &groups, perm, |allowed| allowed)
+        .into_iter()
+        .any(|found| matches!(found, Some((true, _))))
 }
 
 /// Every group's effective setting for `perm`, for explaining a verdict.
@@ -157,21 +215,21 @@ pub fn sources<F: Facts + ?Sized>(
     perm: Permission,
 ) -> Vec<Source> {
     let chain = object.chain();
-    let mut out: Vec<Source> = groups_of(state, user)
-        .map(|g| {
-            let found = effective(state, &chain, g, perm);
-            Source {
-                group: state.group_name(g),
-                value: match found {
-                    Some((true, _)) => "allow",
-                    Some((false, _)) => "deny",
-                    None => "unset",
-                },
-                on: found.map(|(_, o)| o.to_string()),
-            }
+    let (groups, admin) = groups_of(state, user);
+    let mut out: Vec<Source> = effective(state, &chain, &groups, perm, |_| false)
+        .into_iter()
+        .zip(&groups)
+        .map(|(found, g)| Source {
+            group: state.group_name(*g),
+            value: match found {
+                Some((true, _)) => "allow",
+                Some((false, _)) => "deny",
+                None => "unset",
+            },
+            on: found.map(|(_, on)| chain[on].to_string()),
         })
         .collect();
-    if state.is_admin(user) {
+    if admin {
         out.push(Source {
             group: state.group_name(ADMINISTRATORS),
             value: "allow",
@@ -179,4 +237,164 @@ pub fn sources<F: Facts + ?Sized>(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// Facts kept in plain maps, using the default `flags_of`.
+    struct Plain {
+        groups: Vec<GroupId>,
+        grants: BTreeMap<(String, GroupId), Flags>,
+    }
+
+    const USER: UserId = UserId(7);
+
+    impl Facts for Plain {
+        fn user_exists(&self, user: UserId) -> bool {
+            user == USER
+        }
+        fn groups_of(&self, user: UserId) -> Vec<GroupId> {
+            if user == USER {
+                self.groups.clone()
+            } else {
+                vec![]
+            }
+        }
+        fn flags(&self, object: &str, group: GroupId) -> Option<Flags> {
+            self.grants.get(&(object.to_owned(), group)).copied()
+        }
+        fn group_name(&self, group: GroupId) -> String {
+            format!("g{}", group.0)
+        }
+    }
+
+    /// The rule as the README words it, group by group, object by object.
+    fn naive(
+        facts: &Plain,
+        object: &ObjectRef,
+        perm: Permission,
+    ) -> Vec<(GroupId, Option<(bool, String)>)> {
+        let chain = object.chain();
+        std::iter::once(EVERYONE)
+            .chain(facts.groups.iter().copied())
+            .map(|g| {
+                let found = chain.iter().find_map(|o| {
+                    facts
+                        .flags(o.as_str(), g)
+                        .and_then(|f| f.get(perm))
+                        .map(|v| (v, o.to_string()))
+                });
+                (g, found)
+            })
+            .collect()
+    }
+
+    fn flag() -> impl Strategy<Value = Option<bool>> {
+        prop_oneof![Just(None), Just(Some(true)), Just(Some(false))]
+    }
+
+    fn flags() -> impl Strategy<Value = Flags> {
+        (flag(), flag(), flag(), flag()).prop_map(|(view, update, read, write)| Flags {
+            view,
+            update,
+            read,
+            write,
+        })
+    }
+
+    const OBJECTS: &[&str] = &[
+        "environment:GLOBAL.A.B.prod",
+        "domain:GLOBAL.A.B",
+        "domain:GLOBAL.A",
+        "domain:GLOBAL",
+        "domain:GLOBAL.C",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Walking the chain once for all groups gives each group the
+        /// setting the rule gives it, and the verdicts follow from those;
+        /// members of Administrators may do anything.
+        #[test]
+        fn the_chain_walk_agrees_with_the_rule_group_by_group(
+            groups in proptest::sample::subsequence(vec![2i64, 3, 4, 5, 6, 9], 0..=6),
+            grants in proptest::collection::vec((0..OBJECTS.len(), prop_oneof![Just(1i64), Just(3), Just(4), Just(5), Just(6), Just(9)], flags()), 0..24),
+        ) {
+            let facts = Plain {
+                groups: groups.into_iter().map(GroupId).collect(),
+                grants: grants
+                    .into_iter()
+                    .map(|(o, g, f)| ((OBJECTS[o].to_owned(), GroupId(g)), f))
+                    .collect(),
+            };
+            let object = ObjectRef::parse(OBJECTS[0]).expect("object");
+            let admin = facts.groups.contains(&ADMINISTRATORS);
+            let admin_via = Via { group: format!("g{}", ADMINISTRATORS.0), on: "*".into() };
+            for perm in Permission::ALL {
+                let expected = naive(&facts, &object, perm);
+                let verdict = check(&facts, USER, &object, perm);
+                let via: Vec<Via> = if admin {
+                    vec![admin_via.clone()]
+                } else {
+                    expected
+                        .iter()
+                        .filter_map(|(g, found)| match found {
+                            Some((true, on)) => Some(Via { group: format!("g{}", g.0), on: on.clone() }),
+                            _ => None,
+                        })
+                        .collect()
+                };
+                prop_assert_eq!(verdict.allowed, !via.is_empty());
+                prop_assert_eq!(&verdict.via, &via);
+                prop_assert_eq!(allows(&facts, USER, &object, perm), !via.is_empty());
+                let explained: Vec<(String, &str, Option<String>)> = sources(&facts, USER, &object, perm)
+                    .into_iter()
+                    .map(|s| (s.group, s.value, s.on))
+                    .collect();
+                let mut want: Vec<(String, &str, Option<String>)> = expected
+                    .into_iter()
+                    .map(|(g, found)| {
+                        let value = match &found {
+                            Some((true, _)) => "allow",
+                            Some((false, _)) => "deny",
+                            None => "unset",
+                        };
+                        (format!("g{}", g.0), value, found.map(|(_, on)| on))
+                    })
+                    .collect();
+                if admin {
+                    want.push((admin_via.group.clone(), "allow", Some("*".into())));
+                }
+                prop_assert_eq!(explained, want);
+            }
+        }
+
+        /// The state's one-lookup `flags_of` answers what `flags` answers.
+        #[test]
+        fn the_states_flags_of_agrees_with_flags(
+            grants in proptest::collection::vec((0..OBJECTS.len(), 1i64..6, flags()), 0..24),
+            asked in proptest::collection::vec(1i64..8, 0..8),
+        ) {
+            let mut state = State::default();
+            for (o, g, f) in grants {
+                state.apply(&crate::fold::Change::PutGrant {
+                    object: std::sync::Arc::from(OBJECTS[o]),
+                    group: GroupId(g),
+                    flags: f,
+                });
+            }
+            let asked: Vec<GroupId> = asked.into_iter().map(GroupId).collect();
+            for object in OBJECTS.iter().chain(&["domain:GLOBAL.none"]) {
+                let mut out = vec![Some(Flags::default()); asked.len()];
+                state.flags_of(object, &asked, &mut out);
+                let want: Vec<Option<Flags>> = asked.iter().map(|g| state.flags(object, *g)).collect();
+                prop_assert_eq!(out, want);
+            }
+        }
+    }
 }

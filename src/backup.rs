@@ -4,8 +4,9 @@
 //!
 //! The copy is made from a read-only connection in one step, so it is one
 //! snapshot of the file at one commit — the writer is never blocked — and it
-//! is written beside the target, checked, synced, and only then renamed into
-//! place: a failed or interrupted backup leaves no file that looks finished.
+//! is written beside the target, its views caught up with its log, checked,
+//! synced, and only then renamed into place: a failed or interrupted backup
+//! leaves no file that looks finished.
 
 use anyhow::{bail, Context};
 use rusqlite::Connection;
@@ -70,6 +71,10 @@ fn copy_and_check(src: &Connection, to: &Path) -> anyhow::Result<Head> {
     }
     // A backup is one self-contained file: no write-ahead log beside it.
     let _: String = dst.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))?;
+    // The views are written a little behind the log, so the snapshot may hold
+    // events they had not reached: fold those into the copy's views now, as
+    // a start would, so the copy is complete on its own.
+    crate::projector::catch_up(&mut dst).context("Failed to catch the copy's views up")?;
     check(&dst).context("The copy failed its check")
 }
 

@@ -9,9 +9,10 @@
 //! - [`writer`] is the single owner of the write connection. For each command
 //!   it calls [`decide::decide`] (state + command -> events, the only place
 //!   rules live), appends the events to the hash-chained [`log`] and folds them
-//!   with [`fold::fold`] into the SQLite [`views`] and the in-memory
-//!   [`state::State`], all in one transaction; it commits, publishes the new
-//!   state to the [`read_model`], and only then replies.
+//!   with [`fold::fold`] into the in-memory [`state::State`], in one
+//!   transaction; it commits, publishes the new state to the [`read_model`],
+//!   and only then replies. The changes the fold computed go on to the
+//!   [`view_writer`], which writes the SQLite [`views`] a few ms behind.
 //! - Queries read a [`read_model`] snapshot: a consistent [`state::State`] at
 //!   one log position, never SQLite on the hot path.
 //! - [`projector`] catches the views up at start and rebuilds them, with the
@@ -43,5 +44,6 @@ pub mod read_model;
 pub mod reader;
 pub mod server;
 pub mod state;
+pub mod view_writer;
 pub mod views;
 pub mod writer;

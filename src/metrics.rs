@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// Upper bounds of the writer batch-size histogram (jobs per transaction).
@@ -73,7 +73,7 @@ impl Histogram {
 }
 
 /// Per-route counters by status code.
-type RouteTable = BTreeMap<String, Vec<(u16, Arc<AtomicU64>)>>;
+type RouteTable = BTreeMap<String, Vec<(u16, AtomicU64)>>;
 
 pub struct Metrics {
     requests: RwLock<RouteTable>,
@@ -115,25 +115,22 @@ impl Metrics {
     /// Counts one answered request. `route` is a route template, never a raw
     /// path, so the number of series stays bounded.
     pub fn count_request(&self, route: &str, status: u16) {
-        let counter = self.read_table().get(route).and_then(|statuses| {
-            statuses
-                .iter()
-                .find(|(s, _)| *s == status)
-                .map(|(_, c)| c.clone())
-        });
-        let counter = counter.unwrap_or_else(|| {
-            let mut table = self.requests.write().unwrap_or_else(|e| e.into_inner());
-            let statuses = table.entry(route.to_owned()).or_default();
-            match statuses.iter().find(|(s, _)| *s == status) {
-                Some((_, c)) => c.clone(),
-                None => {
-                    let c = Arc::new(AtomicU64::new(0));
-                    statuses.push((status, c.clone()));
-                    c
-                }
+        // The usual case: the pair has been seen, and a read lock serves.
+        if let Some(statuses) = self.read_table().get(route) {
+            if let Some((_, c)) = statuses.iter().find(|(s, _)| *s == status) {
+                c.fetch_add(1, Relaxed);
+                return;
             }
-        });
-        counter.fetch_add(1, Relaxed);
+        }
+        let mut table = self.requests.write().unwrap_or_else(|e| e.into_inner());
+        let statuses = table.entry(route.to_owned()).or_default();
+        match statuses.iter().find(|(s, _)| *s == status) {
+            Some((_, c)) => c.fetch_add(1, Relaxed),
+            None => {
+                statuses.push((status, AtomicU64::new(1)));
+                0
+            }
+        };
     }
 
     pub fn observe_commit(&self, jobs: usize, took: Duration) {
@@ -211,8 +208,14 @@ impl Metrics {
         gauge(
             &mut out,
             "rollcall_projection_lag",
-            "Events in the log not yet in the published read model or the views.",
-            (g.log_head - g.published.min(g.views)).max(0),
+            "Events in the log not yet in the published read model.",
+            (g.log_head - g.published).max(0),
+        );
+        gauge(
+            &mut out,
+            "rollcall_views_lag",
+            "Events in the log the SQLite views (written behind the log) have not reached yet.",
+            (g.log_head - g.views).max(0),
         );
         gauge(
             &mut out,

@@ -18,7 +18,7 @@ pub fn catch_up(conn: &mut Connection) -> anyhow::Result<State> {
     let from = state.head.seq;
     fold_log(&tx, &mut state, from)?;
     if state.head.seq != from {
-        views::save_checkpoint(&tx, &state)?;
+        views::save_checkpoint(&tx, &state.head, &state.last_ids)?;
         tracing::info!(from, to = state.head.seq, "projection caught up");
     }
     tx.commit()?;
@@ -31,7 +31,7 @@ pub fn rebuild(conn: &mut Connection) -> anyhow::Result<State> {
     views::clear(&tx)?;
     let mut state = State::default();
     fold_log(&tx, &mut state, 0)?;
-    views::save_checkpoint(&tx, &state)?;
+    views::save_checkpoint(&tx, &state.head, &state.last_ids)?;
     tx.commit()?;
     Ok(state)
 }

@@ -2,9 +2,13 @@
 //! in a group, which groups a user is in, what an object looks like. The JSON
 //! API and the compat layer both answer from here.
 
+use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 
-use crate::domain::{GroupId, Ident, Kind, UserId, EVERYONE};
+use crate::domain::{DomainId, GroupId, Ident, Kind, UserId, EVERYONE};
 use crate::state::{Group, ResolveError, State, User};
 
 /// The largest page a caller may ask for, and the default.
@@ -145,19 +149,110 @@ pub fn group(
     Ok(group_view(state, g))
 }
 
+/// Domain paths already worked out while building one answer: a page's
+/// users and groups share a few domains, and a path costs a walk to the root.
+pub struct DomainPaths<'s> {
+    state: &'s State,
+    known: HashMap<DomainId, Arc<str>>,
+}
+
+impl<'s> DomainPaths<'s> {
+    pub fn new(state: &'s State) -> Self {
+        DomainPaths {
+            state,
+            known: HashMap::new(),
+        }
+    }
+
+    pub fn path(&mut self, id: DomainId) -> Arc<str> {
+        let state = self.state;
+        self.known
+            .entry(id)
+            .or_insert_with(|| Arc::from(state.domain_path(id)))
+            .clone()
+    }
+}
+
+/// `domain.name`, written straight into the answer.
+struct Qualified<'a>(&'a str, &'a str);
+
+impl Serialize for Qualified<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl fmt::Display for Qualified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// A user in a list, borrowed from the snapshot: serializes exactly as
+/// [`UserView`] does, without copying its strings first.
+pub struct UserRef<'s> {
+    user: &'s User,
+    domain: Arc<str>,
+}
+
+impl Serialize for UserRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.user;
+        let mut out = s.serialize_struct("UserView", 6)?;
+        out.serialize_field("id", &u.id.0)?;
+        out.serialize_field("name", u.name.as_str())?;
+        out.serialize_field("domain", &*self.domain)?;
+        out.serialize_field("qualified_name", &Qualified(&self.domain, u.name.as_str()))?;
+        if let Some(realname) = &u.realname {
+            out.serialize_field("realname", realname)?;
+        }
+        if let Some(email) = &u.email {
+            out.serialize_field("email", email)?;
+        }
+        out.end()
+    }
+}
+
+/// A group in a list, borrowed like [`UserRef`]; serializes as [`GroupView`].
+pub struct GroupRef<'s> {
+    group: &'s Group,
+    domain: Arc<str>,
+}
+
+impl Serialize for GroupRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let g = self.group;
+        let mut out = s.serialize_struct("GroupView", 6)?;
+        out.serialize_field("id", &g.id.0)?;
+        out.serialize_field("name", g.name.as_str())?;
+        out.serialize_field("domain", &*self.domain)?;
+        out.serialize_field("qualified_name", &Qualified(&self.domain, g.name.as_str()))?;
+        if let Some(summary) = &g.summary {
+            out.serialize_field("summary", summary)?;
+        }
+        if let Some(email) = &g.email {
+            out.serialize_field("email", email)?;
+        }
+        out.end()
+    }
+}
+
 /// The members of a group, in user-id order. Everyone's members are all users.
-pub fn group_members(
-    state: &State,
+pub fn group_members<'s>(
+    state: &'s State,
     caller: Option<UserId>,
     ident: &Ident,
     req: PageRequest,
-) -> Result<(GroupView, Page<UserView>), QueryError> {
+) -> Result<(GroupView, Page<UserRef<'s>>), QueryError> {
     let group = self::group(state, caller, ident)?;
     let after = req.after.map(UserId);
-    let views = |ids: &mut dyn Iterator<Item = UserId>| {
+    let mut paths = DomainPaths::new(state);
+    let mut views = |ids: &mut dyn Iterator<Item = UserId>| {
         page(
-            ids.filter_map(|id| state.user(id))
-                .map(|u| (u.id.0, user_view(state, u))),
+            ids.filter_map(|id| state.user(id)).map(|u| {
+                let domain = paths.path(u.domain);
+                (u.id.0, UserRef { user: u, domain })
+            }),
             req.limit,
         )
     };
@@ -170,21 +265,24 @@ pub fn group_members(
 }
 
 /// The groups a user is in, in group-id order, Everyone included.
-pub fn user_groups(
-    state: &State,
+pub fn user_groups<'s>(
+    state: &'s State,
     caller: Option<UserId>,
     ident: &Ident,
     req: PageRequest,
-) -> Result<(UserView, Page<GroupView>), QueryError> {
+) -> Result<(UserView, Page<GroupRef<'s>>), QueryError> {
     let user = self::user(state, caller, ident)?;
     let after = req.after.map(GroupId);
     let everyone = (after.is_none_or(|a| a < EVERYONE)).then_some(EVERYONE);
     let ids = everyone
         .into_iter()
         .chain(state.groups_of_after(UserId(user.id), after));
+    let mut paths = DomainPaths::new(state);
     let groups = page(
-        ids.filter_map(|id| state.group(id))
-            .map(|g| (g.id.0, group_view(state, g))),
+        ids.filter_map(|id| state.group(id)).map(|g| {
+            let domain = paths.path(g.domain);
+            (g.id.0, GroupRef { group: g, domain })
+        }),
         req.limit,
     );
     Ok((user, groups))
@@ -199,6 +297,70 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(12345)), Ok(12345));
         for bad in ["", "12", "cxyz", "c-1", "zz"] {
             assert_eq!(decode_cursor(bad), Err(QueryError::BadCursor), "{bad}");
+        }
+    }
+
+    /// The borrowed list items serialize exactly as the owned views do, with
+    /// and without the optional fields.
+    #[test]
+    fn borrowed_list_items_serialize_as_the_views() {
+        use crate::domain::Name;
+        use crate::fold::Change;
+        let mut state = State::default();
+        let domains = [
+            (DomainId(1), "GLOBAL", None),
+            (DomainId(2), "Eng", Some(DomainId(1))),
+            (DomainId(3), "Q\"uote", Some(DomainId(2))),
+        ];
+        for (id, name, parent) in domains {
+            state.apply(&Change::PutDomain(Arc::new(crate::state::Domain {
+                id,
+                name: Name::trusted(name),
+                parent,
+                version: 1,
+            })));
+        }
+        let mut paths = DomainPaths::new(&state);
+        for (i, (domain, extra)) in [
+            (DomainId(1), None),
+            (DomainId(3), Some("x\ny")),
+            (DomainId(2), Some("é")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let user = User {
+                id: UserId(10 + i as i64),
+                name: Name::trusted("al\"ice"),
+                domain,
+                realname: extra.map(str::to_owned),
+                email: extra.map(|e| format!("{e}@example.org")),
+                version: 1,
+            };
+            let borrowed = UserRef {
+                user: &user,
+                domain: paths.path(domain),
+            };
+            assert_eq!(
+                serde_json::to_string(&borrowed).expect("json"),
+                serde_json::to_string(&user_view(&state, &user)).expect("json")
+            );
+            let group = Group {
+                id: GroupId(10 + i as i64),
+                name: Name::trusted("Dev"),
+                domain,
+                summary: extra.map(str::to_owned),
+                email: None,
+                version: 1,
+            };
+            let borrowed = GroupRef {
+                group: &group,
+                domain: paths.path(domain),
+            };
+            assert_eq!(
+                serde_json::to_string(&borrowed).expect("json"),
+                serde_json::to_string(&group_view(&state, &group)).expect("json")
+            );
         }
     }
 

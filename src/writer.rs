@@ -2,9 +2,11 @@
 //!
 //! HTTP handlers send it [`Job`]s over a bounded channel. It takes everything
 //! waiting (up to [`MAX_BATCH`]) into one transaction — group commit — and for
-//! each command decides against its state, appends the events, folds them into
-//! the views; then one durable commit, then the new state is published, and
-//! only then does every caller get its reply. A rejected command leaves no
+//! each command decides against its state, appends the events and folds them
+//! into its in-memory state; then one durable commit, then the new state is
+//! published, and only then does every caller get its reply. The SQLite views
+//! are written behind it by the [`view_writer`](crate::view_writer), from the
+//! changes this fold computed. A rejected command leaves no
 //! trace; a command whose storage fails is rolled back to its savepoint without
 //! failing the others in the batch — unless SQLite rolled the whole
 //! transaction back (it may, on a full disk or an I/O error), in which case
@@ -22,12 +24,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::commands::{Applied, Request};
 use crate::decide::{decide, Decision, Rejection};
 use crate::domain::UserId;
-use crate::fold::fold;
+use crate::fold::{fold, Change};
 use crate::log::{self, chain};
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::state::State;
-use crate::views::{self, SqlSink};
+use crate::view_writer::{self, Pending, Recorder, WriteTurn};
 
 /// The most jobs committed in one transaction: large enough to amortise the
 /// fsync, small enough that the first caller in a batch is not kept waiting.
@@ -177,6 +179,22 @@ pub fn spawn_observed(
         .first()
         .and_then(|r| DateTime::parse_from_rfc3339(&r.occurred_at).ok())
         .map(|t| t.with_timezone(&Utc));
+    let path = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| anyhow::anyhow!("the writer needs a database file"))?;
+    // Checkpoints are the view writer's job, between its transactions: a
+    // commit here only appends to the WAL and fsyncs it.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let turn = Arc::new(WriteTurn::default());
+    let (views, views_thread) = view_writer::spawn(
+        log::open_view_writer(&path)?,
+        state.head.clone(),
+        state.last_ids,
+        turn.clone(),
+        read.clone(),
+    )?;
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let mut writer = Writer {
         conn,
@@ -184,10 +202,19 @@ pub fn spawn_observed(
         read,
         last_time,
         metrics,
+        turn,
+        recorder: Recorder::default(),
     };
     let handle = std::thread::Builder::new()
         .name("rollcall-writer".into())
-        .spawn(move || writer.run(rx))?;
+        .spawn(move || {
+            writer.run(rx, &views);
+            // The view writer finishes what it was sent, then stops.
+            drop(views);
+            if views_thread.join().is_err() {
+                tracing::error!("the view writer panicked");
+            }
+        })?;
     Ok((WriterHandle { tx }, handle))
 }
 
@@ -200,12 +227,16 @@ struct Writer {
     /// even if the wall clock does (time-travel queries rely on that order).
     last_time: Option<DateTime<Utc>>,
     metrics: Arc<Metrics>,
+    /// SQLite's write lock, shared with the view writer.
+    turn: Arc<WriteTurn>,
+    /// The changes this batch's events made, for the view writer.
+    recorder: Recorder,
 }
 
 type Reply = Box<dyn FnOnce(bool) + Send>;
 
 impl Writer {
-    fn run(&mut self, mut rx: mpsc::Receiver<Job>) {
+    fn run(&mut self, mut rx: mpsc::Receiver<Job>, views: &std::sync::mpsc::Sender<Vec<Pending>>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         // `blocking_recv` returns None once every handle is dropped: the
         // service is shutting down and everything queued has been served.
@@ -219,6 +250,12 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.run_batch(&mut batch);
+                if !self.recorder.events.is_empty() {
+                    let events = std::mem::take(&mut self.recorder.events);
+                    if views.send(events).is_err() {
+                        tracing::error!("the view writer has stopped; the views will catch up at the next start");
+                    }
+                }
             }
         }
         tracing::info!("writer stopped");
@@ -255,6 +292,7 @@ impl Writer {
                     .storage_failures
                     .fetch_add(1, Ordering::Relaxed);
                 self.state = before;
+                self.recorder.events.clear();
                 // Jobs the batch never reached (the transaction did not even begin).
                 for job in batch.drain(..) {
                     fail(job);
@@ -278,8 +316,11 @@ impl Writer {
             conn,
             state,
             last_time,
+            turn,
+            recorder,
             ..
         } = self;
+        let _turn = turn.writer();
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = next_time(last_time);
         for job in batch.drain(..) {
@@ -293,7 +334,7 @@ impl Writer {
             }
             match job {
                 Job::Command { req, reply } => {
-                    let result = apply_command(&mut tx, state, &req, &now);
+                    let result = apply_command(&mut tx, state, recorder, &req, &now);
                     replies.push(Box::new(move |committed| {
                         // An acceptance is only true once its commit is durable.
                         let _ = reply.send(match result {
@@ -343,7 +384,6 @@ impl Writer {
                 Some("SQLite rolled the transaction back after a storage error".into()),
             ));
         }
-        views::save_checkpoint(&tx, state)?;
         tx.commit()
     }
 }
@@ -429,6 +469,7 @@ fn next_time(last: &mut Option<DateTime<Utc>>) -> String {
 fn apply_command(
     tx: &mut Transaction<'_>,
     state: &mut State,
+    recorder: &mut Recorder,
     req: &Request,
     now: &str,
 ) -> Result<Applied, CommandError> {
@@ -440,8 +481,9 @@ fn apply_command(
         });
     }
     let undo = state.clone();
+    let recorded = recorder.events.len();
     let result = tx.savepoint().and_then(|sp| {
-        let applied = append_decision(&sp, state, req, decision, now)?;
+        let applied = append_decision(&sp, state, recorder, req, decision, now)?;
         sp.commit()?;
         Ok(applied)
     });
@@ -452,6 +494,7 @@ fn apply_command(
             "storing a command failed; it was rolled back"
         );
         *state = undo;
+        recorder.events.truncate(recorded);
         CommandError::Storage
     })
 }
@@ -459,11 +502,11 @@ fn apply_command(
 fn append_decision(
     conn: &Connection,
     state: &mut State,
+    recorder: &mut Recorder,
     req: &Request,
     decision: Decision,
     now: &str,
 ) -> rusqlite::Result<Applied> {
-    let mut sink = SqlSink::new(conn);
     for event in decision.events {
         let draft = chain::Draft {
             event_id: uuid::Uuid::now_v7().to_string(),
@@ -476,7 +519,17 @@ fn append_decision(
         };
         let rec = chain::seal(&state.head, draft);
         log::insert(conn, &rec)?;
-        fold(state, &rec, &mut sink)?;
+        let from = recorder.events.len();
+        let Ok(()) = fold(state, &rec, recorder);
+        // Credentials are not a view: a deleted user loses them in the same
+        // transaction as the event, so it cannot log in once that is acknowledged.
+        for p in &recorder.events[from..] {
+            for change in &p.changes {
+                if let Change::DropUser(user) = change {
+                    forget_credentials(conn, user.to_owned())?;
+                }
+            }
+        }
     }
     if let Some((user, hash)) = decision.credentials {
         conn.prepare_cached(
@@ -488,6 +541,15 @@ fn append_decision(
         position: state.head.seq,
         outcome: decision.outcome,
     })
+}
+
+/// Removes a deleted user's password and sessions.
+fn forget_credentials(conn: &Connection, user: UserId) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM credentials WHERE user_id = ?1")?
+        .execute([user.0])?;
+    conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+        .execute([user.0])?;
+    Ok(())
 }
 
 fn session_write(conn: &Connection, write: &SessionWrite) -> rusqlite::Result<()> {

@@ -9,7 +9,7 @@ use rollcall::decide::decide;
 use rollcall::domain::{Ident, Kind, Name, UserId};
 use rollcall::fold::{fold, NoSink};
 use rollcall::http::compat;
-use rollcall::http::guard::{split_path, PathError, MAX_SEGMENT_BYTES};
+use rollcall::http::guard::{check_path, split_path, PathError, MAX_SEGMENT_BYTES};
 use rollcall::log::chain;
 use rollcall::state::State;
 
@@ -55,6 +55,9 @@ proptest! {
         // The compat API splits what follows its prefix the same way.
         let compat = compat::segments(&format!("/dmadminweb/API/{path}")).map_err(|e| e.0);
         prop_assert_eq!(compat, split_path(&path).map_err(|e| e.to_string()));
+        // The middleware's check, which keeps no segments, refuses exactly
+        // what splitting refuses, for the same reason.
+        prop_assert_eq!(check_path(&path), split_path(&path).map(drop));
     }
 
     #[test]

@@ -725,3 +725,79 @@ fn logs_carry_request_ids_and_never_secrets() {
         .filter(|l| l["fields"]["message"] == "login failed")
         .all(|l| l["span"]["id"].is_string()));
 }
+
+/// At the default `info` level a read that went well leaves no line, so a
+/// busy read path costs no logging; changes (compat GET ones included),
+/// refusals and errors each leave their `answered` line with the request id.
+#[test]
+fn at_info_only_changes_and_refusals_are_logged_per_request() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("levels.db");
+    let mut server = start(&db, &["--log-format", "json"], &[]);
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let admin = login(&http, &server, "admin", ADMIN_PASSWORD).await;
+        let send = |method: reqwest::Method, path: &str, id: &str| {
+            http.request(method, server.url(path))
+                .bearer_auth(&admin)
+                .header("x-request-id", id)
+        };
+        let res = send(reqwest::Method::POST, "/api/v1/groups", "write-json-1")
+            .json(&json!({"name": "Developers"}))
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(res.status(), 201);
+        for (path, id, status) in [
+            ("/api/v1/groups/Developers", "read-ok-2", 200),
+            ("/api/v1/users/admin/groups", "read-ok-3", 200),
+            (
+                "/api/v1/check?user=admin&object=domain:GLOBAL&permission=view",
+                "read-ok-4",
+                200,
+            ),
+            ("/api/v1/groups/Nobody", "read-missing-5", 404),
+            (
+                "/dmadminweb/API/assign/user/admin/Developers",
+                "write-compat-6",
+                200,
+            ),
+            ("/dmadminweb/API/list/groups", "read-compat-7", 200),
+        ] {
+            let res = send(reqwest::Method::GET, path, id)
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(res.status(), status, "{path}");
+        }
+    });
+    server.signal("-TERM");
+    assert_eq!(server.wait(Duration::from_secs(30)).code(), Some(0));
+    let log = server.log();
+    let answered: Vec<(String, i64)> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|l| l["fields"]["message"] == "answered")
+        .map(|l| {
+            (
+                l["span"]["id"].as_str().unwrap_or("").to_owned(),
+                l["fields"]["status"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let ids: Vec<&str> = answered
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| !id.is_empty())
+        .collect();
+    for logged in ["write-json-1", "read-missing-5", "write-compat-6"] {
+        assert!(ids.contains(&logged), "{logged} missing from {answered:?}");
+    }
+    for quiet in ["read-ok-2", "read-ok-3", "read-ok-4", "read-compat-7"] {
+        assert!(
+            !ids.contains(&quiet),
+            "{quiet} logged at info: {answered:?}"
+        );
+    }
+    assert!(answered.contains(&("read-missing-5".to_owned(), 404)));
+}

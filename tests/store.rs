@@ -84,6 +84,115 @@ async fn update_and_delete_on_the_log_are_refused() {
     assert_eq!(n, 7);
 }
 
+/// The rows of `events`, every column, in order.
+fn event_rows(conn: &rusqlite::Connection) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut stmt = conn
+        .prepare("SELECT * FROM events ORDER BY seq")
+        .expect("prepare");
+    let n = stmt.column_count();
+    stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[tokio::test]
+async fn a_version_3_log_migrates_to_the_lean_table_row_for_row() {
+    let dir = tempfile::tempdir().expect("dir");
+    let current = dir.path().join("current.db");
+    some_history(&current).await;
+    let source = rusqlite::Connection::open(&current).expect("open");
+
+    // A database as version 3 left it: the first three migrations, and the
+    // same log copied in (its views are folded at the first start).
+    let old = dir.path().join("v3.db");
+    let conn = rusqlite::Connection::open(&old).expect("create");
+    for sql in [
+        include_str!("../schema/migrations/0001_init.sql"),
+        include_str!("../schema/migrations/0002_history.sql"),
+        include_str!("../schema/migrations/0003_grant_history.sql"),
+    ] {
+        conn.execute_batch(sql).expect("old migration");
+    }
+    conn.execute(
+        "ATTACH DATABASE ?1 AS src",
+        [current.to_str().expect("utf-8")],
+    )
+    .expect("attach");
+    conn.execute_batch(
+        "INSERT INTO main.events SELECT * FROM src.events ORDER BY seq; DETACH DATABASE src;",
+    )
+    .expect("copy the log");
+    conn.pragma_update(None, "application_id", log::APPLICATION_ID)
+        .expect("id");
+    conn.pragma_update(None, "user_version", 3)
+        .expect("version");
+    drop(conn);
+
+    let mut conn = log::open_writer(&old).expect("opened and migrated");
+    let version: i32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, log::SCHEMA_VERSION);
+    assert_eq!(
+        event_rows(&conn),
+        event_rows(&source),
+        "the same rows, byte for byte"
+    );
+    let unique_on_streams: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_index_list('events') WHERE origin = 'u' AND name IN
+               (SELECT il.name FROM pragma_index_list('events') il,
+                       pragma_index_info(il.name) ii WHERE ii.name = 'stream')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index list");
+    assert_eq!(unique_on_streams, 0, "the stream index is gone");
+    log::verify_chain(&conn).expect("the chain still verifies");
+    let err = conn
+        .execute("DELETE FROM events WHERE seq = 1", [])
+        .expect_err("still append-only");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let state = projector::catch_up(&mut conn).expect("views folded");
+    assert_eq!(state, views::load(&source).expect("load"));
+}
+
+#[tokio::test]
+async fn the_views_follow_the_log_while_the_writer_runs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("r.db");
+    let (w, t, read) = start(&db).await;
+    for i in 0..50 {
+        w.execute(system(Command::CreateUser {
+            name: Name::parse(Kind::User, &format!("u{i}")).expect("name"),
+            domain: None,
+            realname: None,
+            email: None,
+            password_hash: None,
+        }))
+        .await
+        .expect("user");
+        w.execute(system(Command::Assign {
+            user: Ident::parse(Kind::User, &format!("u{i}")),
+            group: Ident::Id(2),
+        }))
+        .await
+        .expect("assign");
+    }
+    let head = read.snapshot().head.clone();
+    assert!(
+        read.wait_for_views_blocking(head.seq, std::time::Duration::from_secs(10)),
+        "the views reach the head without the writer stopping"
+    );
+    assert_eq!(read.views_position(), head.seq);
+    // Read beside the running writer: the views hold what the state holds.
+    let reader = log::open_reader(&db).expect("reader");
+    assert_eq!(views::load(&reader).expect("load"), *read.snapshot());
+    drop(w);
+    t.join().expect("writer");
+}
+
 #[tokio::test]
 async fn the_chain_recomputes_from_the_rows_with_the_documented_sql() {
     let dir = tempfile::tempdir().expect("dir");

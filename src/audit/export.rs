@@ -177,7 +177,7 @@ fn load(
             .into());
         }
     }
-    views::save_checkpoint(&tx, &state)?;
+    views::save_checkpoint(&tx, &state.head, &state.last_ids)?;
     tx.commit()?;
     Ok(state.head)
 }

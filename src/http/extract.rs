@@ -37,8 +37,19 @@ impl RequestId {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()));
-        RequestId(given.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned))
+        RequestId(given.map_or_else(new_request_id, str::to_owned))
     }
+}
+
+/// A new UUIDv7: the time in milliseconds, then 74 random bits from the
+/// thread's generator. (`Uuid::now_v7` asks the kernel for randomness on
+/// every call, a system call per request.)
+fn new_request_id() -> String {
+    let random: [u8; 10] = rand::random();
+    let ms = u64::try_from(now_ms()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(ms, &random)
+        .into_uuid()
+        .to_string()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
@@ -125,5 +136,29 @@ impl FromRequestParts<AppState> for Caller {
         authenticate(app, &parts.headers)
             .map(Caller)
             .ok_or(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_request_ids_are_distinct_uuid_v7s_of_now() {
+        let before = u64::try_from(now_ms()).expect("time");
+        let ids: Vec<String> = (0..64).map(|_| new_request_id()).collect();
+        let after = u64::try_from(now_ms()).expect("time");
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id).expect("a uuid");
+            assert_eq!(uuid.get_version_num(), 7, "{id}");
+            let (secs, nanos) = uuid.get_timestamp().expect("v7 has a time").to_unix();
+            let ms = secs * 1000 + u64::from(nanos) / 1_000_000;
+            assert!(
+                (before..=after).contains(&ms),
+                "{id}: {ms} not in {before}..={after}"
+            );
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 }

@@ -5,9 +5,10 @@
 //!   with `{"success": ...}`.
 //! - [`v1`]: the JSON API under `/api/v1`, with real status codes.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
-//! - Around every route, outermost first: [`observe`] (request id, log span,
-//!   metrics), [`shape`] (every error in the API's own shape), [`guard`]
-//!   (header size, path well-formedness, request time-out), and the body limit.
+//! - Around every route, one middleware, [`observe`]: request id, log span,
+//!   the checks of [`guard`] (header size, path well-formedness, request
+//!   time-out), every error in the API's own shape ([`shape`]), metrics and
+//!   the access log line; inside it, the body limit.
 
 pub mod compat;
 pub mod error;
@@ -56,10 +57,11 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .fallback(shape::no_route)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(middleware::from_fn_with_state(limits, guard::guard))
-        .layer(middleware::from_fn(shape::shape))
         .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
+            observe::Around {
+                metrics: state.metrics.clone(),
+                limits,
+            },
             observe::observe,
         ))
         .with_state(state)

@@ -2,15 +2,14 @@
 //! `{"success": false, "error": ...}`, everything else a real status with
 //! `{"error": ...}`.
 //!
-//! Handlers already answer that way; this middleware catches the answers the
+//! Handlers already answer that way; [`reshape`], called by the middleware
+//! around every route ([`super::observe`]), catches the answers the
 //! framework makes by itself — no such route (404), wrong method (405), body
 //! too large (413), unsupported media type (415) and the like, which come
 //! with an empty or plain-text body — and rewrites them.
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -51,19 +50,25 @@ pub async fn no_route(uri: axum::http::Uri) -> Response {
     )
 }
 
-/// Rewrites framework-made error answers into the API's shape.
-pub async fn shape(req: Request, next: Next) -> Response {
-    let api = Api::of(req.uri().path());
-    let res = next.run(req).await;
+/// Does `res` need rewriting: an error answer that is not already JSON?
+fn needs_shape(res: &Response) -> bool {
     let status = res.status();
-    let is_json = res
-        .headers()
+    if !(status.is_client_error() || status.is_server_error()) {
+        return false;
+    }
+    !res.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        .is_some_and(|ct| ct.starts_with("application/json"))
+}
+
+/// Rewrites a framework-made error answer into `api`'s shape; any other
+/// answer is returned as it is.
+pub async fn reshape(api: Api, res: Response) -> Response {
+    if !needs_shape(&res) {
         return res;
     }
+    let status = res.status();
     let allow = res.headers().get(header::ALLOW).cloned();
     let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
     let detail = plain_text(res.into_body()).await;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/migrations/0001_init.sql"),
     include_str!("../../schema/migrations/0002_history.sql"),
     include_str!("../../schema/migrations/0003_grant_history.sql"),
+    include_str!("../../schema/migrations/0004_lean_log.sql"),
 ];
 
 /// The schema version this build writes.
@@ -36,6 +37,39 @@ pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     configure(&conn)?;
     migrate(&conn).with_context(|| format!("Failed to migrate {}", path.display()))?;
     Ok(conn)
+}
+
+/// Opens a second write connection to a database the writer has opened (and
+/// migrated), for the view writer ([`crate::view_writer`]), which writes the
+/// views and nothing else.
+///
+/// Its commits use `synchronous=NORMAL`: in WAL mode that keeps each commit
+/// atomic and the file uncorrupted, but does not fsync at commit. Views may
+/// lose their newest commits on a power cut — the next start folds those
+/// events again from the log, whose own commits (the writer's, FULL) are
+/// each fsynced; an fsync of the WAL also makes every frame before it
+/// durable. Checkpoints still fsync the database before the WAL is reused.
+pub fn open_view_writer(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("Failed to open database {}", path.display()))?;
+    configure(&conn)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // This connection checkpoints the WAL itself, outside its transactions
+    // ([`checkpoint`]), never as a side effect of a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // The views' hot pages (the upper levels of their b-trees) stay cached
+    // between transactions: 32 MiB.
+    conn.pragma_update(None, "cache_size", -32 * 1024)?;
+    Ok(conn)
+}
+
+/// Copies what the WAL holds into the database file, without waiting for (or
+/// blocking) the writer: a `PASSIVE` checkpoint. The writer's connection never
+/// checkpoints on commit (see [`crate::writer`]), so a durable write does not
+/// pay for copying and fsyncing the database file; the view writer calls this
+/// between its transactions.
+pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 /// Opens an existing database read-only (auditors, the read pool).

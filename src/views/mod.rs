@@ -9,7 +9,7 @@
 
 use rusqlite::{params, Connection};
 
-use crate::state::State;
+use crate::state::{Head, LastIds, State};
 
 mod load;
 mod sink;
@@ -18,17 +18,17 @@ pub use load::load;
 pub use sink::SqlSink;
 
 /// Records the position (and id high-water marks) the views now reflect.
-pub fn save_checkpoint(conn: &Connection, state: &State) -> rusqlite::Result<()> {
+pub fn save_checkpoint(conn: &Connection, head: &Head, last_ids: &LastIds) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE view_checkpoint SET seq = ?1, hash = ?2, last_domain = ?3, last_user = ?4, last_group = ?5
          WHERE id = 1",
     )?
     .execute(params![
-        state.head.seq,
-        state.head.hash,
-        state.last_ids.domain,
-        state.last_ids.user,
-        state.last_ids.group
+        head.seq,
+        head.hash,
+        last_ids.domain,
+        last_ids.user,
+        last_ids.group
     ])?;
     Ok(())
 }
@@ -41,5 +41,6 @@ pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
          DELETE FROM view_membership_intervals; DELETE FROM view_directory;
          DELETE FROM view_history; DELETE FROM view_grant_intervals;",
     )?;
-    save_checkpoint(conn, &State::default())
+    let empty = State::default();
+    save_checkpoint(conn, &empty.head, &empty.last_ids)
 }

@@ -106,11 +106,8 @@ impl Sink for SqlSink<'_> {
                 self.deleted("user", id.0)?;
                 c.prepare_cached("DELETE FROM view_users WHERE id = ?1")?
                     .execute([id.0])?;
-                // A deleted user can no longer log in, whichever way it is folded.
-                c.prepare_cached("DELETE FROM credentials WHERE user_id = ?1")?
-                    .execute([id.0])?;
-                c.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
-                    .execute([id.0])?;
+                // Its credentials and sessions went in the writer's own
+                // transaction (they are not views).
             }
             Change::PutGroup(g) => {
                 c.prepare_cached(

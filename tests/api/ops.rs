@@ -77,6 +77,17 @@ async fn metrics_count_requests_commits_positions_and_sessions() {
     assert!(text.contains("rollcall_commit_seconds_bucket{le=\"+Inf\"}"));
     assert_eq!(sample(&text, "rollcall_log_head"), app.event_count() as f64);
     assert_eq!(sample(&text, "rollcall_projection_lag"), 0.0);
+    // The views are written behind the log: their lag drops to nothing.
+    let mut views_lag = sample(&text, "rollcall_views_lag");
+    for _ in 0..200 {
+        if views_lag == 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let again = app.http.get(app.url("/metrics")).send().await.expect("req");
+        views_lag = sample(&again.text().await.expect("text"), "rollcall_views_lag");
+    }
+    assert_eq!(views_lag, 0.0, "{text}");
     assert_eq!(sample(&text, "rollcall_sessions"), 1.0);
     // This very request is in flight while the text is made.
     assert_eq!(sample(&text, "rollcall_http_requests_in_flight"), 1.0);

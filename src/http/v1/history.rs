@@ -25,6 +25,9 @@ use crate::queries::PageRequest;
 /// The longest a change-feed request may be held open.
 pub const MAX_WAIT_SECS: u64 = 60;
 
+/// The longest an audit question waits for the history views to catch up.
+const VIEWS_WAIT: Duration = Duration::from_secs(10);
+
 /// Runs a history question on a pooled read connection, in one read
 /// transaction, with the current snapshot for resolving today's names.
 pub(crate) async fn ask<T, F>(app: &AppState, f: F) -> ApiResult<T>
@@ -35,6 +38,14 @@ where
         + 'static,
 {
     let state = app.read.snapshot();
+    // The history views are written a little behind the log: wait until they
+    // hold everything this snapshot does, so an audit answer never misses a
+    // change the caller has already seen acknowledged.
+    if !app.read.wait_for_views(state.head.seq, VIEWS_WAIT).await {
+        return Err(ApiError::Unavailable(
+            "the history views are catching up with the log; try again shortly".into(),
+        ));
+    }
     let answer = app
         .pool
         .run(move |conn| {
@@ -59,21 +70,11 @@ where
         + Send
         + 'static,
 {
-    let state = app.read.snapshot();
-    let answer = app
-        .pool
-        .run(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            let out = f(&tx, &state);
-            tx.finish()?;
-            Ok(match out {
-                Ok(value) => Ok(serde_json::to_vec(&value)?),
-                Err(e) => Err(e),
-            })
-        })
-        .await
-        .map_err(ApiError::Internal)?;
-    let body = answer?;
+    let body = ask(app, move |conn, state| {
+        Ok(serde_json::to_vec(&f(conn, state)?))
+    })
+    .await?
+    .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 

@@ -12,7 +12,7 @@ use crate::domain::{Ident, Kind};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, RequestId};
 use crate::http::{ApiError, AppState};
-use crate::queries::{self, GroupView, PageRequest, UserView};
+use crate::queries::{self, GroupRef, GroupView, PageRequest, UserRef, UserView};
 
 #[derive(Deserialize)]
 pub struct ChangeQuery {
@@ -98,18 +98,19 @@ pub struct ListQuery {
     as_of: Option<String>,
 }
 
+/// A page of members, borrowed from the snapshot it was read from.
 #[derive(Serialize)]
-pub struct MembersPage {
+pub struct MembersPage<'s> {
     group: GroupView,
-    members: Vec<UserView>,
+    members: Vec<UserRef<'s>>,
     next_cursor: Option<String>,
     position: i64,
 }
 
 #[derive(Serialize)]
-pub struct GroupsPage {
+pub struct GroupsPage<'s> {
     user: UserView,
-    groups: Vec<GroupView>,
+    groups: Vec<GroupRef<'s>>,
     next_cursor: Option<String>,
     position: i64,
 }

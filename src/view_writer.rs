@@ -1,0 +1,311 @@
+//! The view writer: a thread that keeps the SQLite views a few milliseconds
+//! behind the log, in large transactions, so the writer's own transaction is
+//! an append and nothing else.
+//!
+//! Why behind: every view row an event touches sits on a random page of a
+//! large b-tree. Writing them inside each durable commit cost a random page
+//! per view per event (tens of KB to disk per write). Here thousands of
+//! events share one transaction, and so share the pages they touch, and the
+//! commit needs no fsync of its own (`synchronous=NORMAL`, see
+//! [`crate::log::open_view_writer`]): the log stays the record, and whatever
+//! the views had not reached at a crash is folded again from the log at the
+//! next start ([`crate::projector::catch_up`]).
+//!
+//! What the views are not needed for: access checks and current membership
+//! are answered from the in-memory state, which the writer publishes before
+//! it acknowledges. What needs them — the audit queries — waits until they
+//! reach the position it asks about ([`ReadModel::wait_for_views`]).
+//!
+//! The writer computes each event's changes as it folds ([`Recorder`]) and
+//! hands them over after its commit, so the view writer never decodes or
+//! re-folds an event: it only writes rows ([`SqlSink`]).
+
+use rusqlite::{Connection, TransactionBehavior};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::domain::UserId;
+use crate::fold::{Change, Origin, Sink};
+use crate::read_model::ReadModel;
+use crate::state::{Head, LastIds};
+use crate::views::{self, SqlSink};
+
+/// The most events written in one view transaction.
+const MAX_CHUNK: usize = 8192;
+/// The least time between two view transactions while events keep coming:
+/// what arrives meanwhile shares one transaction, and so the pages it
+/// touches. Audit queries may wait this long (at most) for the views.
+const PACE: Duration = Duration::from_millis(20);
+/// How often the view writer checkpoints the WAL while events keep coming.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// How long the view writer keeps SQLite's write lock once the log writer
+/// is waiting for it: long enough to share pages, short enough not to be
+/// felt by a durable write.
+const YIELD_AFTER: Duration = Duration::from_millis(1);
+
+/// One event's changes to the views, as the writer's fold produced them.
+#[derive(Debug)]
+pub struct Pending {
+    pub seq: i64,
+    pub occurred_at: String,
+    pub actor: Option<UserId>,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+/// A [`Sink`] that keeps each event's changes for the view writer.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub events: Vec<Pending>,
+}
+
+impl Sink for Recorder {
+    type Error = Infallible;
+
+    fn begin(&mut self, origin: &Origin<'_>) -> Result<(), Infallible> {
+        self.events.push(Pending {
+            seq: origin.seq,
+            occurred_at: origin.occurred_at.to_owned(),
+            actor: origin.actor,
+            reason: origin.reason.map(str::to_owned),
+            request_id: origin.request_id.map(str::to_owned),
+            changes: Vec::with_capacity(3),
+        });
+        Ok(())
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<(), Infallible> {
+        if let Some(last) = self.events.last_mut() {
+            last.changes.push(change.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Turns at SQLite's single write lock, shared by the log writer and the
+/// view writer in one process. Taking turns here, rather than letting SQLite
+/// answer SQLITE_BUSY, avoids its busy handler's sleeps; and the log writer
+/// goes first: the view writer ends its transaction soon after it sees the
+/// log writer waiting.
+#[derive(Default)]
+pub struct WriteTurn {
+    lock: Mutex<()>,
+    writer_waiting: AtomicBool,
+}
+
+impl WriteTurn {
+    /// The log writer's turn; blocks until the view writer commits.
+    pub fn writer(&self) -> MutexGuard<'_, ()> {
+        self.writer_waiting.store(true, Ordering::Release);
+        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.writer_waiting.store(false, Ordering::Release);
+        guard
+    }
+
+    fn views(&self) -> MutexGuard<'_, ()> {
+        // Do not barge in ahead of a log writer that is already waiting.
+        while self.writer_waiting.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn writer_waiting(&self) -> bool {
+        self.writer_waiting.load(Ordering::Acquire)
+    }
+}
+
+/// Starts the view writer on `conn`, whose views are at `head` with `last_ids`.
+/// It runs until every sender of the returned channel is dropped and what
+/// they sent is written.
+pub fn spawn(
+    conn: Connection,
+    head: Head,
+    last_ids: LastIds,
+    turn: Arc<WriteTurn>,
+    read: Arc<ReadModel>,
+) -> std::io::Result<(Sender<Vec<Pending>>, JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut w = ViewWriter {
+        conn,
+        head,
+        last_ids,
+        turn,
+        read,
+        queue: VecDeque::new(),
+        checkpointed: Instant::now(),
+        unchecked: false,
+        committed: Instant::now(),
+    };
+    let handle = std::thread::Builder::new()
+        .name("rollcall-views".into())
+        .spawn(move || w.run(rx))?;
+    Ok((tx, handle))
+}
+
+struct ViewWriter {
+    conn: Connection,
+    /// Where the views are: the last event written and the id high-water marks.
+    head: Head,
+    last_ids: LastIds,
+    turn: Arc<WriteTurn>,
+    read: Arc<ReadModel>,
+    /// Events received, not yet written.
+    queue: VecDeque<Pending>,
+    /// When the WAL was last checkpointed, and whether commits came since.
+    checkpointed: Instant,
+    unchecked: bool,
+    /// When the last view transaction committed.
+    committed: Instant,
+}
+
+impl ViewWriter {
+    fn run(&mut self, rx: Receiver<Vec<Pending>>) {
+        let mut open = true;
+        let mut failures = 0u32;
+        while open || !self.queue.is_empty() {
+            if self.queue.is_empty() {
+                // Idle: a moment to checkpoint what the last writes left in the WAL.
+                match rx.recv_timeout(CHECKPOINT_EVERY) {
+                    Ok(batch) => self.queue.extend(batch),
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            // Gather for the rest of the pace, unless a full chunk is waiting.
+            let since = self.committed.elapsed();
+            if open && since < PACE && self.queue.len() < MAX_CHUNK {
+                match rx.recv_timeout(PACE - since) {
+                    Ok(batch) => self.queue.extend(batch),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => open = false,
+                }
+                continue;
+            }
+            loop {
+                match rx.try_recv() {
+                    Ok(batch) => self.queue.extend(batch),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+            match self.write_chunk() {
+                Ok(()) => {
+                    failures = 0;
+                    self.committed = Instant::now();
+                    self.unchecked = true;
+                    if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+                        self.checkpoint();
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::error!(error = %e, behind = self.queue.len(), "could not write the views; will retry");
+                    if !open && failures >= 5 {
+                        // Stopping, and the disk refuses: nothing is lost, the
+                        // next start folds these events from the log again.
+                        tracing::warn!(
+                            behind = self.queue.len(),
+                            "stopping with the views behind the log; the next start catches them up"
+                        );
+                        return;
+                    }
+                    // Back off, but keep taking what the writer sends.
+                    let pause = Duration::from_millis(50 << failures.min(5));
+                    match rx.recv_timeout(pause) {
+                        Ok(batch) => self.queue.extend(batch),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => open = false,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checkpoints the WAL if anything was committed since the last time.
+    /// A failure is only logged: the next checkpoint tries again, and until
+    /// then the WAL just grows.
+    fn checkpoint(&mut self) {
+        if !self.unchecked {
+            return;
+        }
+        if let Err(e) = crate::log::checkpoint(&self.conn) {
+            tracing::warn!(error = %e, "could not checkpoint the WAL");
+        }
+        self.checkpointed = Instant::now();
+        self.unchecked = false;
+    }
+
+    /// Writes the front of the queue in one transaction; removes it only once
+    /// committed, so a failed chunk is written again.
+    fn write_chunk(&mut self) -> rusqlite::Result<()> {
+        let ViewWriter {
+            conn,
+            head,
+            last_ids,
+            turn,
+            read,
+            queue,
+            ..
+        } = self;
+        let mut new_head = head.clone();
+        let mut new_ids = *last_ids;
+        let written;
+        {
+            let _turn = turn.views();
+            let started = Instant::now();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut sink = SqlSink::new(&tx);
+            let mut n = 0;
+            for p in queue.iter() {
+                if n == MAX_CHUNK || (turn.writer_waiting() && started.elapsed() >= YIELD_AFTER) {
+                    break;
+                }
+                sink.begin(&Origin {
+                    seq: p.seq,
+                    occurred_at: &p.occurred_at,
+                    actor: p.actor,
+                    reason: p.reason.as_deref(),
+                    request_id: p.request_id.as_deref(),
+                })?;
+                for change in &p.changes {
+                    sink.apply(change)?;
+                    note(&mut new_head, &mut new_ids, change);
+                }
+                n += 1;
+            }
+            views::save_checkpoint(&tx, &new_head, &new_ids)?;
+            tx.commit()?;
+            written = n;
+        }
+        queue.drain(..written);
+        *head = new_head;
+        *last_ids = new_ids;
+        read.publish_views(head.seq);
+        Ok(())
+    }
+}
+
+/// What a change does to the checkpoint: its position and the highest ids
+/// ever handed out (kept so a deleted object's id is never reused).
+fn note(head: &mut Head, ids: &mut LastIds, change: &Change) {
+    match change {
+        Change::Head(h) => head.clone_from(h),
+        Change::PutDomain(d) => ids.domain = ids.domain.max(d.id.0),
+        Change::PutUser(u) => ids.user = ids.user.max(u.id.0),
+        Change::PutGroup(g) => ids.group = ids.group.max(g.id.0),
+        _ => {}
+    }
+}
