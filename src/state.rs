@@ -704,6 +704,25 @@ mod tests {
     }
 
     #[test]
+    fn a_bulk_load_of_far_apart_user_ids_equals_adding_them_one_by_one() {
+        // Too spread out for the counting sort: the sorting path builds the
+        // per-user sets instead.
+        let pairs: Vec<(GroupId, UserId)> = [(3, 1), (3, 1 << 40), (4, 5), (4, 1 << 40)]
+            .into_iter()
+            .map(|(g, u)| (GroupId(g), UserId(u)))
+            .collect();
+        let mut folded = State::default();
+        for (g, u) in &pairs {
+            add(&mut folded, g.0, u.0);
+        }
+        let mut loaded = State::default();
+        loaded.set_memberships(Memberships::from_sorted(&pairs));
+        assert_eq!(loaded, folded);
+        assert_eq!(groups(&loaded, 1 << 40, None), vec![3, 4]);
+        assert_eq!(members(&loaded, 4, None), vec![5, 1 << 40]);
+    }
+
+    #[test]
     fn changes_after_a_bulk_load_keep_both_directions_and_the_count() {
         let mut state = State::default();
         state.set_memberships(Memberships::from_sorted(&pairs()));
