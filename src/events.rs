@@ -10,6 +10,18 @@ use std::fmt;
 
 use crate::domain::{DomainId, Flags, GroupId, Name, ObjectRef, UserId};
 
+/// A new UUIDv7 (event ids, made-up request ids): the time in milliseconds,
+/// then 74 random bits from the thread's generator, seeded from the OS.
+/// (`Uuid::now_v7` asks the kernel for randomness on every call, a system
+/// call per id.)
+pub fn new_uuid_v7() -> uuid::Uuid {
+    let random: [u8; 10] = rand::random();
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    uuid::Builder::from_unix_timestamp_millis(ms, &random).into_uuid()
+}
+
 /// The stream an event belongs to: the object whose history it is part of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stream {

@@ -16,7 +16,7 @@
 //! - Queries read a [`read_model`] snapshot: a consistent [`state::State`] at
 //!   one log position, never SQLite on the hot path.
 //! - [`projector`] catches the views up at start and rebuilds them, with the
-//!   same `fold`.
+//!   same `fold` ([`rebuild`] writes a whole fold's views in bulk).
 //! - [`domain`] holds the newtypes that parse (names, identifiers, ids);
 //!   [`events`] the vocabulary of the log; [`auth`] passwords, sessions and
 //!   login throttling.
@@ -42,6 +42,7 @@ pub mod projector;
 pub mod queries;
 pub mod read_model;
 pub mod reader;
+pub mod rebuild;
 pub mod server;
 pub mod state;
 pub mod view_writer;

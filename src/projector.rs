@@ -25,15 +25,10 @@ pub fn catch_up(conn: &mut Connection) -> anyhow::Result<State> {
     Ok(state)
 }
 
-/// Drops every view and folds the whole log again. Returns the new state.
+/// Drops every view and folds the whole log again, in bulk
+/// ([`crate::rebuild`]). Returns the new state.
 pub fn rebuild(conn: &mut Connection) -> anyhow::Result<State> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    views::clear(&tx)?;
-    let mut state = State::default();
-    fold_log(&tx, &mut state, 0)?;
-    views::save_checkpoint(&tx, &state.head, &state.last_ids)?;
-    tx.commit()?;
-    Ok(state)
+    crate::rebuild::rebuild(conn)
 }
 
 fn fold_log(conn: &Connection, state: &mut State, after: i64) -> anyhow::Result<()> {

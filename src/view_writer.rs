@@ -24,7 +24,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -37,6 +37,12 @@ use crate::views::{self, SqlSink};
 
 /// The most events written in one view transaction.
 const MAX_CHUNK: usize = 8192;
+/// The most events the view writer holds unwritten before it stops taking
+/// more; then the channel (of [`CHANNEL_BATCHES`] batches) fills and the log
+/// writer waits before its next batch. Bounds the memory the queue takes and
+/// how far the views (and so an audit question's wait) can fall behind.
+const MAX_QUEUE: usize = 65_536;
+const CHANNEL_BATCHES: usize = 64;
 /// The least time between two view transactions while events keep coming:
 /// what arrives meanwhile shares one transaction, and so the pages it
 /// touches. Audit queries may wait this long (at most) for the views.
@@ -123,15 +129,16 @@ impl WriteTurn {
 
 /// Starts the view writer on `conn`, whose views are at `head` with `last_ids`.
 /// It runs until every sender of the returned channel is dropped and what
-/// they sent is written.
+/// they sent is written. Sending blocks while the view writer is
+/// [`MAX_QUEUE`] events behind.
 pub fn spawn(
     conn: Connection,
     head: Head,
     last_ids: LastIds,
     turn: Arc<WriteTurn>,
     read: Arc<ReadModel>,
-) -> std::io::Result<(Sender<Vec<Pending>>, JoinHandle<()>)> {
-    let (tx, rx) = std::sync::mpsc::channel();
+) -> std::io::Result<(SyncSender<Vec<Pending>>, JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL_BATCHES);
     let mut w = ViewWriter {
         conn,
         head,
@@ -191,11 +198,11 @@ impl ViewWriter {
                 }
                 continue;
             }
-            loop {
+            while self.queue.len() < MAX_QUEUE {
                 match rx.try_recv() {
                     Ok(batch) => self.queue.extend(batch),
-                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
                         open = false;
                         break;
                     }

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::commands::{Applied, Request};
 use crate::decide::{decide, Decision, Rejection};
 use crate::domain::UserId;
+use crate::events::Event;
 use crate::fold::{fold, Change};
 use crate::log::{self, chain};
 use crate::metrics::Metrics;
@@ -236,7 +237,11 @@ struct Writer {
 type Reply = Box<dyn FnOnce(bool) + Send>;
 
 impl Writer {
-    fn run(&mut self, mut rx: mpsc::Receiver<Job>, views: &std::sync::mpsc::Sender<Vec<Pending>>) {
+    fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Job>,
+        views: &std::sync::mpsc::SyncSender<Vec<Pending>>,
+    ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         // `blocking_recv` returns None once every handle is dropped: the
         // service is shutting down and everything queued has been served.
@@ -482,11 +487,18 @@ fn apply_command(
     }
     let undo = state.clone();
     let recorded = recorder.events.len();
-    let result = tx.savepoint().and_then(|sp| {
-        let applied = append_decision(&sp, state, recorder, req, decision, now)?;
-        sp.commit()?;
-        Ok(applied)
-    });
+    let result = if one_statement(&decision) {
+        // A single INSERT is atomic by itself: if it fails, SQLite undoes
+        // that statement (or the whole transaction, which `write_batch`
+        // notices), and nothing was folded yet. No savepoint to pay for.
+        append_decision(tx, state, recorder, req, decision, now)
+    } else {
+        tx.savepoint().and_then(|sp| {
+            let applied = append_decision(&sp, state, recorder, req, decision, now)?;
+            sp.commit()?;
+            Ok(applied)
+        })
+    };
     result.map_err(|e| {
         tracing::error!(
             error = %e,
@@ -499,6 +511,13 @@ fn apply_command(
     })
 }
 
+/// Does storing this decision take exactly one SQL statement (one event, no
+/// credentials to write or forget)? Then it needs no savepoint of its own.
+fn one_statement(decision: &Decision) -> bool {
+    decision.credentials.is_none()
+        && matches!(decision.events.as_slice(), [e] if !matches!(e, Event::UserDeleted(_)))
+}
+
 fn append_decision(
     conn: &Connection,
     state: &mut State,
@@ -509,7 +528,7 @@ fn append_decision(
 ) -> rusqlite::Result<Applied> {
     for event in decision.events {
         let draft = chain::Draft {
-            event_id: uuid::Uuid::now_v7().to_string(),
+            event_id: crate::events::new_uuid_v7().to_string(),
             stream_version: state.stream_version(event.stream()) + 1,
             occurred_at: now.to_owned(),
             actor: req.caller,

@@ -234,6 +234,17 @@ fn verify_reports_views_that_differ_from_the_log_and_heads_that_do_not_match() {
         ),
         ("UPDATE view_users SET name = 'mallory' WHERE id = 1", "view_users"),
         (
+            "UPDATE view_memberships SET since_seq = since_seq - 1
+              WHERE since_seq = (SELECT max(since_seq) FROM view_memberships)",
+            "view_memberships",
+        ),
+        ("UPDATE view_groups SET version = version + 1 WHERE id = 2", "view_groups"),
+        ("UPDATE view_domains SET parent_id = 1 WHERE id = 1", "view_domains"),
+        (
+            "UPDATE view_checkpoint SET last_user = last_user + 1",
+            "view_checkpoint",
+        ),
+        (
             "UPDATE view_membership_intervals SET to_seq = NULL
               WHERE from_seq = (SELECT min(from_seq) FROM view_membership_intervals WHERE to_seq IS NOT NULL)",
             "view_membership_intervals",
@@ -384,4 +395,19 @@ fn verify_compares_the_grant_history_with_a_fresh_fold() {
         "{report}"
     );
     assert!(!matches!(report, Report::Ok { .. }));
+
+    // The current grants are compared too, flag by flag.
+    let db = dir.path().join("g2.db");
+    export::import(&db, &fixture, None, |_| Progress::hidden()).expect("import");
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let changed = conn
+        .execute(
+            "UPDATE view_grants SET \"write\" = 0 WHERE object = 'domain:GLOBAL.Engineering'",
+            [],
+        )
+        .expect("tamper");
+    assert_eq!(changed, 1);
+    drop(conn);
+    let report = verify_db(&db, None);
+    assert!(format!("{report}").contains("view_grants"), "{report}");
 }

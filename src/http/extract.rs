@@ -41,15 +41,9 @@ impl RequestId {
     }
 }
 
-/// A new UUIDv7: the time in milliseconds, then 74 random bits from the
-/// thread's generator. (`Uuid::now_v7` asks the kernel for randomness on
-/// every call, a system call per request.)
+/// A made-up request id: a new UUIDv7.
 fn new_request_id() -> String {
-    let random: [u8; 10] = rand::random();
-    let ms = u64::try_from(now_ms()).unwrap_or(0);
-    uuid::Builder::from_unix_timestamp_millis(ms, &random)
-        .into_uuid()
-        .to_string()
+    crate::events::new_uuid_v7().to_string()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {

@@ -25,38 +25,87 @@ pub struct Draft {
 
 /// The canonical bytes of a recorded event's columns (everything but the hashes).
 pub fn canonical(rec: &Recorded) -> Vec<u8> {
-    let actor = rec.actor.map(|a| a.0.to_string());
-    let fields: [&str; 11] = [
-        &rec.seq.to_string(),
-        &rec.event_id,
-        &rec.stream,
-        &rec.stream_version.to_string(),
-        &rec.event_type,
-        &rec.event_version.to_string(),
-        &rec.occurred_at,
-        actor.as_deref().unwrap_or(""),
-        rec.request_id.as_deref().unwrap_or(""),
-        rec.reason.as_deref().unwrap_or(""),
-        &rec.data,
-    ];
     let mut out = Vec::with_capacity(rec.data.len() + 160);
-    out.push(b'\n');
-    for f in fields {
-        out.extend_from_slice(f.len().to_string().as_bytes());
-        out.push(b':');
-        out.extend_from_slice(f.as_bytes());
-        out.push(b',');
-    }
-    out.push(b'\n');
+    write_canonical(rec, |bytes| out.extend_from_slice(bytes));
     out
+}
+
+/// Feeds the canonical bytes of `rec` to `put`, piece by piece, without
+/// building them: verifying a million events hashes a million of these.
+fn write_canonical(rec: &Recorded, mut put: impl FnMut(&[u8])) {
+    let mut seq = Decimal::default();
+    let mut stream_version = Decimal::default();
+    let mut event_version = Decimal::default();
+    let mut actor = Decimal::default();
+    let fields: [&[u8]; 11] = [
+        seq.of(rec.seq),
+        rec.event_id.as_bytes(),
+        rec.stream.as_bytes(),
+        stream_version.of(rec.stream_version),
+        rec.event_type.as_bytes(),
+        event_version.of(rec.event_version),
+        rec.occurred_at.as_bytes(),
+        match rec.actor {
+            Some(a) => actor.of(a.0),
+            None => b"",
+        },
+        rec.request_id.as_deref().unwrap_or("").as_bytes(),
+        rec.reason.as_deref().unwrap_or("").as_bytes(),
+        rec.data.as_bytes(),
+    ];
+    put(b"\n");
+    let mut len = Decimal::default();
+    for f in fields {
+        put(len.of(f.len() as i64));
+        put(b":");
+        put(f);
+        put(b",");
+    }
+    put(b"\n");
+}
+
+/// An integer's decimal digits (as `to_string` writes them), on the stack.
+#[derive(Default)]
+struct Decimal([u8; 20]);
+
+impl Decimal {
+    fn of(&mut self, n: i64) -> &[u8] {
+        let mut i = self.0.len();
+        let mut v = n.unsigned_abs();
+        loop {
+            i -= 1;
+            self.0[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if n < 0 {
+            i -= 1;
+            self.0[i] = b'-';
+        }
+        &self.0[i..]
+    }
+}
+
+fn digest(rec: &Recorded) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(rec.prev_hash.as_bytes());
+    write_canonical(rec, |bytes| h.update(bytes));
+    h.finalize().into()
 }
 
 /// The hash `rec` must carry given its `prev_hash` and columns.
 pub fn compute_hash(rec: &Recorded) -> String {
-    let mut h = Sha256::new();
-    h.update(rec.prev_hash.as_bytes());
-    h.update(canonical(rec));
-    hex::encode(h.finalize())
+    hex::encode(digest(rec))
+}
+
+/// Does `rec` carry the hash its `prev_hash` and columns give? (Lower-case
+/// hex, as `compute_hash` writes it; compared without building the text.)
+pub fn hash_matches(rec: &Recorded) -> bool {
+    let mut stored = [0_u8; 32];
+    let lower = rec.hash.bytes().all(|b| !b.is_ascii_uppercase());
+    lower && hex::decode_to_slice(&rec.hash, &mut stored).is_ok() && stored == digest(rec)
 }
 
 /// Turns a draft into the next record after `head`: assigns `seq`, links and hashes it.
@@ -118,8 +167,71 @@ pub fn check_link(head: &Head, rec: &Recorded) -> Result<(), ChainError> {
             prev: head.seq,
         });
     }
-    if compute_hash(rec) != rec.hash {
+    if !hash_matches(rec) {
         return Err(ChainError::BadHash { seq: rec.seq });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Membership;
+
+    fn sample(seq: i64, actor: Option<i64>, reason: Option<&str>) -> Recorded {
+        let event = Event::UserAssigned(Membership {
+            group_id: crate::domain::GroupId(3),
+            group: "GLOBAL.Devs".into(),
+            user_id: crate::domain::UserId(4),
+            user: "GLOBAL.alice".into(),
+        });
+        let draft = Draft {
+            event_id: "0193-id".into(),
+            stream_version: 12,
+            occurred_at: "2026-03-01T09:30:00.000Z".into(),
+            actor: actor.map(crate::domain::UserId),
+            request_id: Some("req-1".into()),
+            reason: reason.map(str::to_owned),
+            event,
+        };
+        seal(
+            &Head {
+                seq: seq - 1,
+                hash: "ab".repeat(32),
+            },
+            draft,
+        )
+    }
+
+    #[test]
+    fn the_canonical_form_is_netstrings_of_the_columns() {
+        let rec = sample(1_234_567, Some(-5), None);
+        let text = String::from_utf8(canonical(&rec)).expect("utf-8");
+        let want = format!(
+            "\n7:1234567,7:0193-id,7:group:3,2:12,12:UserAssigned,1:1,24:2026-03-01T09:30:00.000Z,2:-5,5:req-1,0:,{}:{},\n",
+            rec.data.len(),
+            rec.data
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn a_hash_matches_only_its_own_columns_in_lower_case() {
+        for rec in [
+            sample(1, None, None),
+            sample(i64::MAX, Some(0), Some("why")),
+        ] {
+            assert!(hash_matches(&rec));
+            assert_eq!(rec.hash, compute_hash(&rec));
+            let mut upper = rec.clone();
+            upper.hash = rec.hash.to_ascii_uppercase();
+            assert!(!hash_matches(&upper));
+            let mut changed = rec.clone();
+            changed.reason = Some("another".into());
+            assert!(!hash_matches(&changed));
+            let mut short = rec.clone();
+            short.hash.pop();
+            assert!(!hash_matches(&short));
+        }
+    }
 }

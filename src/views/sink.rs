@@ -1,5 +1,6 @@
 //! `SqlSink`: writes `fold`'s changes into the view tables, one statement per
-//! view row, through a connection that is inside a transaction.
+//! view row, through a connection that is inside a transaction. (A whole
+//! rebuild writes them in bulk instead: `crate::rebuild`.)
 
 use rusqlite::{params, Connection};
 
@@ -15,6 +16,9 @@ pub struct SqlSink<'c> {
     actor: Option<i64>,
     reason: Option<String>,
     request_id: Option<String>,
+    /// The objects this event has touched so far: a membership event names
+    /// its group twice (the version bump and the member), one row is enough.
+    touched: Vec<(&'static str, i64)>,
 }
 
 impl<'c> SqlSink<'c> {
@@ -26,11 +30,16 @@ impl<'c> SqlSink<'c> {
             actor: None,
             reason: None,
             request_id: None,
+            touched: Vec::new(),
         }
     }
 
     /// Records in `view_history` that the current event touches an object.
-    fn touch(&self, kind: &str, id: i64) -> rusqlite::Result<()> {
+    fn touch(&mut self, kind: &'static str, id: i64) -> rusqlite::Result<()> {
+        if self.touched.contains(&(kind, id)) {
+            return Ok(());
+        }
+        self.touched.push((kind, id));
         self.conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO view_history (kind, id, seq) VALUES (?1, ?2, ?3)",
@@ -42,12 +51,22 @@ impl<'c> SqlSink<'c> {
     /// Adds an object to `view_directory` when it is first seen; its
     /// qualified name is its domain's qualified name, a dot, its name.
     fn created(
-        &self,
-        kind: &str,
+        &mut self,
+        kind: &'static str,
         id: i64,
         name: &str,
         domain: Option<i64>,
     ) -> rusqlite::Result<()> {
+        // Most puts are of objects the directory holds already (every
+        // membership event bumps its group's version): one key lookup
+        // instead of the insert, its qualified-name subquery and its conflict.
+        let known = self
+            .conn
+            .prepare_cached("SELECT 1 FROM view_directory WHERE kind = ?1 AND id = ?2")?
+            .exists(params![kind, id])?;
+        if known {
+            return self.touch(kind, id);
+        }
         self.conn
             .prepare_cached(
                 "INSERT INTO view_directory (kind, id, name, domain_id, qualified_name, created_seq, created_at)
@@ -61,7 +80,7 @@ impl<'c> SqlSink<'c> {
         self.touch(kind, id)
     }
 
-    fn deleted(&self, kind: &str, id: i64) -> rusqlite::Result<()> {
+    fn deleted(&mut self, kind: &'static str, id: i64) -> rusqlite::Result<()> {
         self.conn
             .prepare_cached(
                 "UPDATE view_directory SET deleted_seq = ?3, deleted_at = ?4 WHERE kind = ?1 AND id = ?2",
@@ -81,6 +100,7 @@ impl Sink for SqlSink<'_> {
         self.actor = origin.actor.map(|a| a.0);
         self.reason = origin.reason.map(str::to_owned);
         self.request_id = origin.request_id.map(str::to_owned);
+        self.touched.clear();
         Ok(())
     }
 
