@@ -9,6 +9,12 @@ use imbl::{HashMap, OrdMap, OrdSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
+mod id_set;
+mod name_ids;
+
+use id_set::IdSet;
+use name_ids::{push_id, remove_id, NameIds};
+
 use crate::domain::{
     DomainId, Flags, GroupId, Ident, Kind, Name, UserId, ADMINISTRATORS, EVERYONE, GLOBAL,
 };
@@ -78,21 +84,110 @@ pub struct State {
     pub head: Head,
     domains: OrdMap<DomainId, Arc<Domain>>,
     domain_children: HashMap<(DomainId, Name), DomainId>,
-    domains_by_name: HashMap<Name, Vec<DomainId>>,
+    domains_by_name: HashMap<Name, NameIds<DomainId>>,
     users: OrdMap<UserId, Arc<User>>,
-    users_by_name: HashMap<Name, Vec<UserId>>,
+    users_by_name: HashMap<Name, NameIds<UserId>>,
     groups: OrdMap<GroupId, Arc<Group>>,
-    groups_by_name: HashMap<Name, Vec<GroupId>>,
-    /// (group, user): members of a group, in user-id order.
-    members: OrdSet<(GroupId, UserId)>,
-    /// (user, group): groups of a user, in group-id order.
-    memberships: OrdSet<(UserId, GroupId)>,
+    groups_by_name: HashMap<Name, NameIds<GroupId>>,
+    /// group -> its explicit members (never an empty set).
+    members: OrdMap<GroupId, IdSet<UserId>>,
+    /// user -> the groups they are an explicit member of (never an empty set).
+    memberships: OrdMap<UserId, IdSet<GroupId>>,
+    /// How many (group, user) pairs `members` holds.
+    membership_count: usize,
     /// Access grants: object key -> group -> flags.
     grants: HashMap<Arc<str>, HashMap<GroupId, Flags>>,
     /// (group, object key): the grants a group holds, for listing by group.
     grants_by_group: OrdSet<(GroupId, Arc<str>)>,
     /// Highest id ever used per kind, so ids of deleted objects are never reused.
     pub last_ids: LastIds,
+}
+
+/// Explicit memberships in both directions, built in bulk for
+/// [`State::set_memberships`].
+pub(crate) struct Memberships {
+    members: OrdMap<GroupId, IdSet<UserId>>,
+    memberships: OrdMap<UserId, IdSet<GroupId>>,
+    count: usize,
+}
+
+impl Memberships {
+    /// From `pairs`: (group, user), sorted by group then user, without
+    /// duplicates — the order of `view_memberships`' key. The same sets as
+    /// `apply(AddMember)` for each pair would give, but each group's and each
+    /// user's set is built in one go instead of by a million single inserts.
+    pub(crate) fn from_sorted(pairs: &[(GroupId, UserId)]) -> Memberships {
+        debug_assert!(
+            pairs.windows(2).all(|w| w[0] < w[1]),
+            "pairs must be sorted"
+        );
+        let mut members = OrdMap::new();
+        let mut ids = Vec::new();
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            ids.clear();
+            ids.extend(run.iter().map(|(_, u)| *u));
+            if let Some(set) = IdSet::from_sorted(&ids) {
+                members.insert(run[0].0, set);
+            }
+        }
+        let mut memberships = OrdMap::new();
+        for_each_user(pairs, |user, groups| {
+            if let Some(set) = IdSet::from_sorted(groups) {
+                memberships.insert(user, set);
+            }
+        });
+        Memberships {
+            members,
+            memberships,
+            count: pairs.len(),
+        }
+    }
+}
+
+/// Calls `f` with each user's groups in group order, users in id order,
+/// from pairs sorted by group. User ids are dense (handed out one after
+/// another), so a counting sort on them does it in two passes; ids too
+/// spread out for a table of counts are sorted instead.
+fn for_each_user(pairs: &[(GroupId, UserId)], mut f: impl FnMut(UserId, &[GroupId])) {
+    let (Some(lo), Some(hi)) = (
+        pairs.iter().map(|p| p.1 .0).min(),
+        pairs.iter().map(|p| p.1 .0).max(),
+    ) else {
+        return;
+    };
+    let span = hi.abs_diff(lo) as usize;
+    if span > 4 * pairs.len() + 1024 {
+        let mut flipped: Vec<(UserId, GroupId)> = pairs.iter().map(|(g, u)| (*u, *g)).collect();
+        flipped.sort_unstable();
+        let mut groups = Vec::new();
+        for run in flipped.chunk_by(|a, b| a.0 == b.0) {
+            groups.clear();
+            groups.extend(run.iter().map(|(_, g)| *g));
+            f(run[0].0, &groups);
+        }
+        return;
+    }
+    let slot = |u: UserId| u.0.abs_diff(lo) as usize;
+    // starts[s]..starts[s + 1]: where user lo + s's groups go in `flat`.
+    let mut starts = vec![0_usize; span + 2];
+    for (_, u) in pairs {
+        starts[slot(*u) + 1] += 1;
+    }
+    for s in 1..starts.len() {
+        starts[s] += starts[s - 1];
+    }
+    let mut next = starts.clone();
+    let mut flat = vec![GroupId(0); pairs.len()];
+    // Pairs come in group order, so each user's groups land in group order.
+    for (g, u) in pairs {
+        flat[next[slot(*u)]] = *g;
+        next[slot(*u)] += 1;
+    }
+    for s in 0..=span {
+        if starts[s + 1] > starts[s] {
+            f(UserId(lo + s as i64), &flat[starts[s]..starts[s + 1]]);
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,12 +236,16 @@ impl State {
                 }
             }
             Change::AddMember { group, user, .. } => {
-                self.members.insert((*group, *user));
-                self.memberships.insert((*user, *group));
+                if add_to(&mut self.members, *group, *user) {
+                    add_to(&mut self.memberships, *user, *group);
+                    self.membership_count += 1;
+                }
             }
             Change::RemoveMember { group, user, .. } => {
-                self.members.remove(&(*group, *user));
-                self.memberships.remove(&(*user, *group));
+                if remove_from(&mut self.members, *group, *user) {
+                    remove_from(&mut self.memberships, *user, *group);
+                    self.membership_count -= 1;
+                }
             }
             Change::PutGrant {
                 object,
@@ -174,6 +273,14 @@ impl State {
         }
     }
 
+    /// Replaces every membership with `loaded` (start-up's bulk load; see
+    /// [`Memberships::from_sorted`]).
+    pub(crate) fn set_memberships(&mut self, loaded: Memberships) {
+        self.members = loaded.members;
+        self.memberships = loaded.memberships;
+        self.membership_count = loaded.count;
+    }
+
     // ---- lookups -------------------------------------------------------------------
 
     pub fn domain(&self, id: DomainId) -> Option<&Arc<Domain>> {
@@ -195,7 +302,7 @@ impl State {
         self.groups.len()
     }
     pub fn membership_count(&self) -> usize {
-        self.members.len()
+        self.membership_count
     }
 
     /// Domains, users and groups with ids greater than `after`, in id order.
@@ -234,11 +341,16 @@ impl State {
     /// Explicit membership (Everyone is implicit and never stored).
     pub fn is_member(&self, user: UserId, group: GroupId) -> bool {
         group == EVERYONE && self.users.contains_key(&user)
-            || self.memberships.contains(&(user, group))
+            || self
+                .memberships
+                .get(&user)
+                .is_some_and(|g| g.contains(group))
     }
 
     pub fn is_admin(&self, user: UserId) -> bool {
-        self.memberships.contains(&(user, ADMINISTRATORS))
+        self.memberships
+            .get(&user)
+            .is_some_and(|g| g.contains(ADMINISTRATORS))
     }
 
     /// Explicit members of `group` with ids greater than `after`, in id order.
@@ -247,13 +359,10 @@ impl State {
         group: GroupId,
         after: Option<UserId>,
     ) -> impl Iterator<Item = UserId> + '_ {
-        let start = match after {
-            Some(u) => Bound::Excluded((group, u)),
-            None => Bound::Included((group, UserId(i64::MIN))),
-        };
         self.members
-            .range((start, Bound::Included((group, UserId(i64::MAX)))))
-            .map(|(_, u)| *u)
+            .get(&group)
+            .into_iter()
+            .flat_map(move |users| users.iter_after(after))
     }
 
     /// Explicit groups of `user` with ids greater than `after`, in id order.
@@ -262,13 +371,10 @@ impl State {
         user: UserId,
         after: Option<GroupId>,
     ) -> impl Iterator<Item = GroupId> + '_ {
-        let start = match after {
-            Some(g) => Bound::Excluded((user, g)),
-            None => Bound::Included((user, GroupId(i64::MIN))),
-        };
         self.memberships
-            .range((start, Bound::Included((user, GroupId(i64::MAX)))))
-            .map(|(_, g)| *g)
+            .get(&user)
+            .into_iter()
+            .flat_map(move |groups| groups.iter_after(after))
     }
 
     /// The current version of a stream (0 when it has no events, or is gone).
@@ -430,7 +536,7 @@ impl State {
         caller: Option<UserId>,
         ident: &Ident,
         kind: Kind,
-        by_name: &HashMap<Name, Vec<Id>>,
+        by_name: &HashMap<Name, NameIds<Id>>,
         get: impl Fn(i64) -> Option<(Id, DomainId)>,
     ) -> Result<Id, ResolveError> {
         let home = self.home_of(caller);
@@ -494,21 +600,159 @@ impl From<GroupId> for i64 {
     }
 }
 
-fn push_id<Id: Clone + PartialEq>(index: &mut HashMap<Name, Vec<Id>>, name: &Name, id: Id) {
-    let mut ids = index.get(name).cloned().unwrap_or_default();
-    if !ids.contains(&id) {
-        ids.push(id);
+/// Adds `id` to the set under `key`; false if it was there already.
+fn add_to<K: Ord + Clone, Id: Ord + Copy>(map: &mut OrdMap<K, IdSet<Id>>, key: K, id: Id) -> bool {
+    match map.get_mut(&key) {
+        Some(set) => set.insert(id),
+        None => {
+            map.insert(key, IdSet::Small(Arc::from([id])));
+            true
+        }
     }
-    index.insert(name.clone(), ids);
 }
 
-fn remove_id<Id: Clone + PartialEq>(index: &mut HashMap<Name, Vec<Id>>, name: &Name, id: Id) {
-    if let Some(ids) = index.get(name) {
-        let rest: Vec<Id> = ids.iter().filter(|x| **x != id).cloned().collect();
-        if rest.is_empty() {
-            index.remove(name);
-        } else {
-            index.insert(name.clone(), rest);
+/// Removes `id` from the set under `key` (and the set, once empty); false if
+/// it was not there.
+fn remove_from<K: Ord + Clone, Id: Ord + Copy>(
+    map: &mut OrdMap<K, IdSet<Id>>,
+    key: K,
+    id: Id,
+) -> bool {
+    let Some(set) = map.get_mut(&key) else {
+        return false;
+    };
+    let removed = set.remove(id);
+    if set.len() == 0 {
+        map.remove(&key);
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold::Stamp;
+
+    fn stamp() -> Stamp {
+        Stamp {
+            seq: 1,
+            occurred_at: String::new(),
+            actor: None,
         }
+    }
+
+    fn add(state: &mut State, group: i64, user: i64) {
+        state.apply(&Change::AddMember {
+            group: GroupId(group),
+            user: UserId(user),
+            at: stamp(),
+        });
+    }
+
+    fn remove(state: &mut State, group: i64, user: i64) {
+        state.apply(&Change::RemoveMember {
+            group: GroupId(group),
+            user: UserId(user),
+            at: stamp(),
+        });
+    }
+
+    fn members(state: &State, group: i64, after: Option<i64>) -> Vec<i64> {
+        state
+            .members_after(GroupId(group), after.map(UserId))
+            .map(|u| u.0)
+            .collect()
+    }
+
+    fn groups(state: &State, user: i64, after: Option<i64>) -> Vec<i64> {
+        state
+            .groups_of_after(UserId(user), after.map(GroupId))
+            .map(|g| g.0)
+            .collect()
+    }
+
+    /// Group 10 is larger than a small set, group 11 small, group 12 has one member.
+    fn pairs() -> Vec<(GroupId, UserId)> {
+        let mut pairs = Vec::new();
+        for u in 1..=(2 * id_set::SMALL_MAX as i64) {
+            pairs.push((GroupId(10), UserId(u)));
+        }
+        for u in (2..=40).step_by(2) {
+            pairs.push((GroupId(11), UserId(u)));
+        }
+        pairs.push((GroupId(12), UserId(7)));
+        pairs
+    }
+
+    #[test]
+    fn a_bulk_load_equals_adding_the_members_one_by_one() {
+        let mut folded = State::default();
+        for (g, u) in pairs() {
+            add(&mut folded, g.0, u.0);
+        }
+        let mut loaded = State::default();
+        loaded.set_memberships(Memberships::from_sorted(&pairs()));
+        assert_eq!(loaded, folded);
+        assert_eq!(loaded.membership_count(), pairs().len());
+        assert_eq!(members(&loaded, 11, Some(30)), vec![32, 34, 36, 38, 40]);
+        assert_eq!(groups(&loaded, 7, None), vec![10, 12]);
+        assert_eq!(groups(&loaded, 8, Some(10)), vec![11]);
+        assert_eq!(groups(&loaded, 7, Some(12)), Vec::<i64>::new());
+        assert!(loaded.is_member(UserId(7), GroupId(12)));
+        assert!(!loaded.is_member(UserId(7), GroupId(11)));
+        assert_eq!(members(&loaded, 13, None), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_bulk_load_of_far_apart_user_ids_equals_adding_them_one_by_one() {
+        // Too spread out for the counting sort: the sorting path builds the
+        // per-user sets instead.
+        let pairs: Vec<(GroupId, UserId)> = [(3, 1), (3, 1 << 40), (4, 5), (4, 1 << 40)]
+            .into_iter()
+            .map(|(g, u)| (GroupId(g), UserId(u)))
+            .collect();
+        let mut folded = State::default();
+        for (g, u) in &pairs {
+            add(&mut folded, g.0, u.0);
+        }
+        let mut loaded = State::default();
+        loaded.set_memberships(Memberships::from_sorted(&pairs));
+        assert_eq!(loaded, folded);
+        assert_eq!(groups(&loaded, 1 << 40, None), vec![3, 4]);
+        assert_eq!(members(&loaded, 4, None), vec![5, 1 << 40]);
+    }
+
+    #[test]
+    fn changes_after_a_bulk_load_keep_both_directions_and_the_count() {
+        let mut state = State::default();
+        state.set_memberships(Memberships::from_sorted(&pairs()));
+        let before = state.clone();
+        let count = pairs().len();
+        add(&mut state, 11, 3);
+        add(&mut state, 11, 3); // again: no change
+        remove(&mut state, 10, 5);
+        remove(&mut state, 10, 5); // again: no change
+        remove(&mut state, 12, 7); // the group's last member
+        remove(&mut state, 12, 8); // never a member
+        assert_eq!(state.membership_count(), count - 1);
+        assert_eq!(members(&state, 11, Some(1)), {
+            let mut want = vec![2, 3];
+            want.extend((4..=40).step_by(2));
+            want
+        });
+        assert!(!members(&state, 10, None).contains(&5));
+        assert_eq!(groups(&state, 5, None), Vec::<i64>::new());
+        assert_eq!(members(&state, 12, None), Vec::<i64>::new());
+        assert_eq!(groups(&state, 7, None), vec![10]);
+        assert_eq!(groups(&state, 3, None), vec![10, 11]);
+        // The snapshot taken before is untouched.
+        assert_eq!(before.membership_count(), count);
+        assert_eq!(members(&before, 12, None), vec![7]);
+        assert!(before.is_member(UserId(5), GroupId(10)));
+        // Undoing the changes gives a state equal to the one loaded.
+        add(&mut state, 10, 5);
+        add(&mut state, 12, 7);
+        remove(&mut state, 11, 3);
+        assert_eq!(state, before);
     }
 }

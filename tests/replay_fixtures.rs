@@ -168,7 +168,7 @@ fn check_as_of(conn: &rusqlite::Connection, want: &Membership) {
             Some(at.position),
         )
         .unwrap_or_else(|e| panic!("{group} at {}: {e}", at.position));
-        let (got, next) = as_of::members_at(conn, g.id, at.position, all).expect("members");
+        let (got, next) = as_of::members_at(conn, &state, g.id, at.position, all).expect("members");
         assert!(next.is_none());
         let got: Vec<String> = got.into_iter().map(|m| m.object.qualified_name).collect();
         let mut sorted = got.clone();

@@ -161,6 +161,50 @@ async fn a_users_groups_as_of_include_everyone_and_page_by_cursor() {
 }
 
 #[tokio::test]
+async fn members_as_of_name_members_and_actors_the_same_after_they_are_deleted() {
+    // Names of users alive now come from memory, of deleted ones from the
+    // directory: the answer about the past must not change when they go.
+    let app = spawn_app().await;
+    app.create_domain("Eng", "GLOBAL").await;
+    app.create_user("boss", "GLOBAL.Eng").await;
+    app.create_user("ann", "GLOBAL.Eng").await;
+    app.create_user("ben", "GLOBAL").await;
+    app.create_group("Devs", "GLOBAL").await;
+    let (s, v) = app
+        .put(&app.admin, "/api/v1/groups/Administrators/members/boss")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let boss = app.login("boss", "boss-password").await;
+    for user in ["ann", "ben"] {
+        let (s, v) = app
+            .put(&boss, &format!("/api/v1/groups/Devs/members/{user}"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let at = get_ok(&app, "/api/v1/log/head").await["position"]
+        .as_i64()
+        .expect("head");
+    let path = format!("/api/v1/groups/Devs/members?as_of={at}");
+    let before = get_ok(&app, &path).await;
+    assert_eq!(names(&before, "members"), ["GLOBAL.Eng.ann", "GLOBAL.ben"]);
+    assert_eq!(before["members"][0]["name"], "ann");
+    assert_eq!(before["members"][0]["domain"], "GLOBAL.Eng");
+    assert_eq!(before["members"][1]["domain"], "GLOBAL");
+    for m in before["members"].as_array().expect("members") {
+        assert_eq!(m["since"]["actor"]["name"], "GLOBAL.Eng.boss", "{m}");
+    }
+
+    for user in ["ann", "boss"] {
+        let (s, v) = app
+            .delete(&app.admin, &format!("/api/v1/users/{user}"))
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    let after = get_ok(&app, &path).await;
+    assert_eq!(after["members"], before["members"]);
+}
+
+#[tokio::test]
 async fn deleted_and_reused_names_resolve_as_they_were() {
     let app = spawn_app().await;
     app.create_user("kim", "GLOBAL").await;
