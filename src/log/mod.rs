@@ -57,6 +57,10 @@ pub fn open_view_writer(path: &Path) -> anyhow::Result<Connection> {
     // This connection checkpoints the WAL itself, outside its transactions
     // ([`checkpoint`]), never as a side effect of a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // Should another process hold SQLite's write lock, give up at once and
+    // let go of the writer's turn: the view writer retries later, the log
+    // writer is the one that waits for the lock.
+    conn.busy_timeout(std::time::Duration::from_millis(10))?;
     // The views' hot pages (the upper levels of their b-trees) stay cached
     // between transactions: 32 MiB.
     conn.pragma_update(None, "cache_size", -32 * 1024)?;
