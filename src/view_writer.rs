@@ -229,8 +229,12 @@ impl ViewWriter {
                         );
                         return;
                     }
-                    // Back off, but keep taking what the writer sends.
+                    // Back off, taking what the writer sends while there is room.
                     let pause = Duration::from_millis(50 << failures.min(5));
+                    if self.queue.len() >= MAX_QUEUE {
+                        std::thread::sleep(pause);
+                        continue;
+                    }
                     match rx.recv_timeout(pause) {
                         Ok(batch) => self.queue.extend(batch),
                         Err(RecvTimeoutError::Timeout) => {}
