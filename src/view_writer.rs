@@ -245,15 +245,27 @@ impl ViewWriter {
         }
     }
 
-    /// Checkpoints the WAL if anything was committed since the last time.
-    /// A failure is only logged: the next checkpoint tries again, and until
-    /// then the WAL just grows.
+    /// Checkpoints the WAL if anything was committed since the last time, and
+    /// restarts it ([`crate::log::restart_wal`]), which bounds its size under
+    /// writes that never pause. A failure is only logged: the next checkpoint
+    /// tries again, and until then the WAL just grows.
     fn checkpoint(&mut self) {
         if !self.unchecked {
             return;
         }
+        // Most of the copying happens here, while the log writer goes on...
         if let Err(e) = crate::log::checkpoint(&self.conn) {
             tracing::warn!(error = %e, "could not checkpoint the WAL");
+        }
+        // ...and the rest with the log writer held off, so the checkpoint
+        // catches up with it and the WAL can start again from the beginning.
+        let _turn = self.turn.views();
+        match crate::log::restart_wal(&self.conn) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!("a reader kept the WAL from restarting; trying again later")
+            }
+            Err(e) => tracing::warn!(error = %e, "could not checkpoint the WAL"),
         }
         self.checkpointed = Instant::now();
         self.unchecked = false;

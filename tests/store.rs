@@ -193,6 +193,71 @@ async fn the_views_follow_the_log_while_the_writer_runs() {
     t.join().expect("writer");
 }
 
+/// Frames in the WAL after a PASSIVE checkpoint: how far the log has grown
+/// since it last started from its first frame.
+fn wal_frames(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+        .expect("checkpoint")
+}
+
+#[test]
+fn restart_wal_starts_the_wal_over_unless_a_reader_holds_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("r.db");
+    let writer = log::open_writer(&db).expect("open");
+    writer
+        .pragma_update(None, "wal_autocheckpoint", 0)
+        .expect("no autocheckpoint");
+    let views = log::open_view_writer(&db).expect("view writer");
+    let written = std::cell::Cell::new(0);
+    let write = |n: i64| {
+        for _ in 0..n {
+            written.set(written.get() + 1);
+            writer
+                .execute(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at)
+                     VALUES (?1, 1, 0, 0)",
+                    [format!("token-{}", written.get())],
+                )
+                .expect("insert");
+        }
+    };
+    write(50);
+    assert!(wal_frames(&views) >= 50, "one commit, one frame at least");
+    assert!(
+        log::restart_wal(&views).expect("restart"),
+        "nothing in the way"
+    );
+    write(1);
+    assert!(
+        wal_frames(&views) < 5,
+        "the next commit wrote from the WAL's first frame"
+    );
+
+    // A reader in the middle of a read transaction keeps its frames: the
+    // restart says so at once instead of waiting for it.
+    write(50);
+    let reader = log::open_reader(&db).expect("reader");
+    reader.execute_batch("BEGIN").expect("begin");
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+        .expect("read");
+    let asked = std::time::Instant::now();
+    assert!(
+        !log::restart_wal(&views).expect("restart"),
+        "a reader holds the WAL"
+    );
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(1),
+        "did not wait"
+    );
+    reader.execute_batch("COMMIT").expect("end read");
+    assert!(
+        log::restart_wal(&views).expect("restart"),
+        "the reader is gone"
+    );
+}
+
 #[tokio::test]
 async fn the_chain_recomputes_from_the_rows_with_the_documented_sql() {
     let dir = tempfile::tempdir().expect("dir");

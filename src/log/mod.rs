@@ -39,6 +39,10 @@ pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// How long the view writer waits for SQLite's write lock when another process
+/// holds it (see [`open_view_writer`]).
+const VIEW_WRITER_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Opens a second write connection to a database the writer has opened (and
 /// migrated), for the view writer ([`crate::view_writer`]), which writes the
 /// views and nothing else.
@@ -60,7 +64,7 @@ pub fn open_view_writer(path: &Path) -> anyhow::Result<Connection> {
     // Should another process hold SQLite's write lock, give up at once and
     // let go of the writer's turn: the view writer retries later, the log
     // writer is the one that waits for the lock.
-    conn.busy_timeout(std::time::Duration::from_millis(10))?;
+    conn.busy_timeout(VIEW_WRITER_BUSY_TIMEOUT)?;
     // The views' hot pages (the upper levels of their b-trees) stay cached
     // between transactions: 32 MiB.
     conn.pragma_update(None, "cache_size", -32 * 1024)?;
@@ -74,6 +78,27 @@ pub fn open_view_writer(path: &Path) -> anyhow::Result<Connection> {
 /// between its transactions.
 pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
+
+/// Copies the rest of the WAL into the database file, on the view writer's
+/// connection, and, unless a reader
+/// still uses it, has the next write start the WAL again from its first frame
+/// (`RESTART`). Returns whether it could: `false` when a reader was in the way,
+/// and the WAL goes on growing until the next try.
+///
+/// The caller must hold every writer of this process off meanwhile (the view
+/// writer holds the write turn). Without this, a PASSIVE checkpoint never
+/// catches up with a writer that never pauses, and the WAL grows for as long
+/// as the writes go on: hundreds of MB in a minute of load, each new frame a
+/// page the kernel must first zero.
+///
+/// It does not wait for readers: SQLite's busy handler is switched off for
+/// the call, so the writers it holds off are held for the copying only.
+pub fn restart_wal(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    let done = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+    conn.busy_timeout(VIEW_WRITER_BUSY_TIMEOUT)?;
+    Ok(done? == 0)
 }
 
 /// Opens an existing database read-only (auditors, the read pool).
