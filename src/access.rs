@@ -26,6 +26,12 @@ pub trait Facts {
     }
     /// The user's explicit groups (Everyone is added by the rules).
     fn groups_of(&self, user: UserId) -> Vec<GroupId>;
+    /// [`Facts::groups_of`], appended to `out`: the rules gather Everyone and
+    /// the explicit groups in one vector. A store that can list them without
+    /// making a vector of its own should.
+    fn extend_with_groups(&self, user: UserId, out: &mut Vec<GroupId>) {
+        out.extend(self.groups_of(user));
+    }
     /// The group's setting on the object with this key.
     fn flags(&self, object: &str, group: GroupId) -> Option<Flags>;
     /// The settings of each of `groups` on the object with this key, written
@@ -46,6 +52,9 @@ impl Facts for State {
     }
     fn groups_of(&self, user: UserId) -> Vec<GroupId> {
         self.groups_of_after(user, None).collect()
+    }
+    fn extend_with_groups(&self, user: UserId, out: &mut Vec<GroupId>) {
+        out.extend(self.groups_of_after(user, None));
     }
     fn flags(&self, object: &str, group: GroupId) -> Option<Flags> {
         self.grants_on(object)
@@ -99,24 +108,23 @@ pub struct Source {
 /// The groups whose settings count for `user`: Everyone, then its explicit
 /// groups; and whether Administrators is among them.
 fn groups_of<F: Facts + ?Sized>(facts: &F, user: UserId) -> (Vec<GroupId>, bool) {
-    let explicit = facts.groups_of(user);
-    let admin = explicit.contains(&ADMINISTRATORS);
-    let mut groups = Vec::with_capacity(explicit.len() + 1);
+    let mut groups = Vec::with_capacity(16);
     groups.push(EVERYONE);
-    groups.extend(explicit);
+    facts.extend_with_groups(user, &mut groups);
+    let admin = groups[1..].contains(&ADMINISTRATORS);
     (groups, admin)
 }
 
 /// Each group's effective setting for `perm`, in the order of `groups`: the
-/// value and the index in `chain` of the first object that sets it, or
-/// `None` when no object of the chain does.
+/// value and the position in `object`'s chain ([`ObjectRef::chain_key`]) of
+/// the first object that sets it, or `None` when no object of the chain does.
 ///
 /// Walks the chain once, asking for every group's setting on each object in
 /// one go, and stops early: as soon as `stop` says the settings found so far
 /// settle the question, or when every group has one.
 fn effective<F: Facts + ?Sized>(
     facts: &F,
-    chain: &[ObjectRef],
+    object: &ObjectRef,
     groups: &[GroupId],
     perm: Permission,
     stop: impl Fn(bool) -> bool,
@@ -124,11 +132,13 @@ fn effective<F: Facts + ?Sized>(
     let mut found: Vec<Option<(bool, usize)>> = vec![None; groups.len()];
     let mut here: Vec<Option<Flags>> = vec![None; groups.len()];
     let mut open = groups.len();
-    for (i, object) in chain.iter().enumerate() {
+    let mut keys = object.chain_keys();
+    let mut i = 0;
+    while let Some(key) = keys.next() {
         if open == 0 {
             break;
         }
-        facts.flags_of(object.as_str(), groups, &mut here);
+        facts.flags_of(key, groups, &mut here);
         for (slot, flags) in found.iter_mut().zip(&here) {
             if slot.is_some() {
                 continue;
@@ -141,8 +151,14 @@ fn effective<F: Facts + ?Sized>(
                 }
             }
         }
+        i += 1;
     }
     found
+}
+
+/// Where a setting found at chain position `on` was set, as the answer names it.
+fn set_on(object: &ObjectRef, on: usize) -> String {
+    object.chain_key(on).unwrap_or_default()
 }
 
 /// May `user` exercise `perm` on `object`?
@@ -168,14 +184,13 @@ pub fn check<F: Facts + ?Sized>(
             }],
         };
     }
-    let chain = object.chain();
-    let via: Vec<Via> = effective(state, &chain, &groups, perm, |_| false)
+    let via: Vec<Via> = effective(state, object, &groups, perm, |_| false)
         .into_iter()
         .zip(&groups)
         .filter_map(|(found, g)| match found {
             Some((true, on)) => Some(Via {
                 group: state.group_name(*g),
-                on: chain[on].to_string(),
+                on: set_on(object, on),
             }),
             _ => None,
         })
@@ -201,8 +216,7 @@ pub fn allows<F: Facts + ?Sized>(
     if admin {
         return true;
     }
-    let chain = object.chain();
-    effective(state, &chain, &groups, perm, |allowed| allowed)
+    effective(state, object, &groups, perm, |allowed| allowed)
         .into_iter()
         .any(|found| matches!(found, Some((true, _))))
 }
@@ -214,9 +228,8 @@ pub fn sources<F: Facts + ?Sized>(
     object: &ObjectRef,
     perm: Permission,
 ) -> Vec<Source> {
-    let chain = object.chain();
     let (groups, admin) = groups_of(state, user);
-    let mut out: Vec<Source> = effective(state, &chain, &groups, perm, |_| false)
+    let mut out: Vec<Source> = effective(state, object, &groups, perm, |_| false)
         .into_iter()
         .zip(&groups)
         .map(|(found, g)| Source {
@@ -226,7 +239,7 @@ pub fn sources<F: Facts + ?Sized>(
                 Some((false, _)) => "deny",
                 None => "unset",
             },
-            on: found.map(|(_, on)| chain[on].to_string()),
+            on: found.map(|(_, on)| set_on(object, on)),
         })
         .collect();
     if admin {

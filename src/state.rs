@@ -540,11 +540,15 @@ impl State {
         get: impl Fn(i64) -> Option<(Id, DomainId)>,
     ) -> Result<Id, ResolveError> {
         let home = self.home_of(caller);
-        let candidates = |name: &str| -> Vec<(Id, DomainId)> {
+        // The live objects that carry `name`, with their domains. Resolution
+        // runs on every request that names someone (checks included), so
+        // it walks the index without collecting.
+        let candidates = |name: &str| {
             by_name
                 .get(name)
-                .map(|ids| ids.iter().filter_map(|id| get((*id).into())).collect())
-                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|ids| ids.iter())
+                .filter_map(|id| get((*id).into()))
         };
         match ident {
             Ident::Id(id) => get(*id)
@@ -553,21 +557,16 @@ impl State {
             Ident::Qualified { domain, name } => {
                 let d = self.resolve_domain_path(home, &domain.0)?;
                 candidates(name)
-                    .into_iter()
                     .find(|(_, in_domain)| *in_domain == d)
                     .map(|(id, _)| id)
                     .ok_or_else(|| ResolveError::NotFound(kind, ident.to_string()))
             }
             Ident::Plain(name) => {
-                let visible: Vec<Id> = candidates(name)
-                    .into_iter()
-                    .filter(|(_, d)| self.can_see(home, *d))
-                    .map(|(id, _)| id)
-                    .collect();
-                match visible.as_slice() {
-                    [only] => Ok(*only),
-                    [] => Err(ResolveError::NotFound(kind, name.clone())),
-                    _ => Err(ResolveError::Ambiguous(kind, name.clone())),
+                let mut visible = candidates(name).filter(|(_, d)| self.can_see(home, *d));
+                match (visible.next(), visible.next()) {
+                    (Some((only, _)), None) => Ok(only),
+                    (None, _) => Err(ResolveError::NotFound(kind, name.clone())),
+                    (Some(_), Some(_)) => Err(ResolveError::Ambiguous(kind, name.clone())),
                 }
             }
         }

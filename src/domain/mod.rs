@@ -9,7 +9,7 @@ mod object;
 
 pub use ident::{DomainPath, Ident};
 pub use name::{Name, NameError};
-pub use object::{Flags, ObjectError, ObjectRef, Permission};
+pub use object::{ChainKeys, Flags, ObjectError, ObjectRef, Permission};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -200,6 +200,55 @@ impl ObjectRef {
         }
         out
     }
+
+    /// The keys of [`ObjectRef::chain`], in the same order, without making an
+    /// `ObjectRef` for each: every domain's key is written into one reused
+    /// buffer. An access check walks the chain on every request.
+    pub fn chain_keys(&self) -> ChainKeys<'_> {
+        ChainKeys {
+            object: self,
+            started: false,
+            next: self.parent_domain(),
+            buf: String::new(),
+        }
+    }
+
+    /// The key at position `i` of the chain (0 is the object itself).
+    pub fn chain_key(&self, i: usize) -> Option<String> {
+        let mut keys = self.chain_keys();
+        for _ in 0..i {
+            keys.next()?;
+        }
+        keys.next().map(str::to_owned)
+    }
+}
+
+/// A walk along an object's chain of keys ([`ObjectRef::chain_keys`]). Each
+/// key borrows the walk, so it is walked with `while let Some(key) =
+/// keys.next()`, not as an `Iterator`.
+pub struct ChainKeys<'a> {
+    object: &'a ObjectRef,
+    /// Whether the object's own key was given out yet.
+    started: bool,
+    /// The path of the domain whose key comes next.
+    next: Option<&'a str>,
+    buf: String,
+}
+
+impl ChainKeys<'_> {
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<&str> {
+        if !self.started {
+            self.started = true;
+            return Some(self.object.as_str());
+        }
+        let path = self.next?;
+        self.next = path.rsplit_once('.').map(|(d, _)| d);
+        self.buf.clear();
+        self.buf.push_str("domain:");
+        self.buf.push_str(path);
+        Some(&self.buf)
+    }
 }
 
 impl fmt::Display for ObjectRef {
@@ -249,6 +298,28 @@ mod tests {
             ["domain:GLOBAL.Engineering", "domain:GLOBAL"]
         );
         assert_eq!(chain("domain:GLOBAL"), ["domain:GLOBAL"]);
+    }
+
+    #[test]
+    fn the_chain_keys_are_the_chains_keys() {
+        for raw in [
+            "environment:GLOBAL.Engineering.Prod",
+            "domain:GLOBAL.Engineering",
+            "domain:GLOBAL",
+            "group:GLOBAL.A.B.C.Devs",
+        ] {
+            let object = ObjectRef::parse(raw).expect("valid");
+            let mut keys = object.chain_keys();
+            let mut walked = Vec::new();
+            while let Some(key) = keys.next() {
+                walked.push(key.to_owned());
+            }
+            assert_eq!(walked, chain(raw), "{raw}");
+            for (i, key) in walked.iter().enumerate() {
+                assert_eq!(object.chain_key(i).as_ref(), Some(key));
+            }
+            assert_eq!(object.chain_key(walked.len()), None);
+        }
     }
 
     #[test]
