@@ -124,6 +124,45 @@ pub struct Appended {
 }
 
 impl Measured {
+    /// Nothing yet, over `elapsed`.
+    fn empty(elapsed: Duration) -> Measured {
+        Measured {
+            requests: 0,
+            marked: 0,
+            errors: 0,
+            elapsed,
+            hist: histogram(),
+            first_error: None,
+            sent: 0,
+            server_written: None,
+            appended: None,
+            writer: None,
+        }
+    }
+
+    /// Adds the counts and latencies of `part`, measured over the same time
+    /// (another connection of the same run).
+    fn absorb(&mut self, part: Measured) -> anyhow::Result<()> {
+        self.requests += part.requests;
+        self.marked += part.marked;
+        self.errors += part.errors;
+        self.sent += part.sent;
+        self.hist.add(&part.hist)?;
+        if self.first_error.is_none() {
+            self.first_error = part.first_error;
+        }
+        Ok(())
+    }
+
+    /// This run and `later`, a run of the same load after it, as one
+    /// measurement: counts, latencies and time add up, so the rate is the
+    /// requests of both over the time of both.
+    pub fn then(mut self, later: Measured) -> anyhow::Result<Measured> {
+        self.elapsed += later.elapsed;
+        self.absorb(later)?;
+        Ok(self)
+    }
+
     pub fn rps(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
@@ -216,28 +255,9 @@ pub async fn drive<W: Workload>(
         tasks
             .spawn(async move { connection_loop(addr, cookie, workload, index, start, end).await });
     }
-    let mut total = Measured {
-        requests: 0,
-        marked: 0,
-        errors: 0,
-        elapsed: shape.duration,
-        hist: histogram(),
-        first_error: None,
-        sent: 0,
-        server_written: None,
-        appended: None,
-        writer: None,
-    };
+    let mut total = Measured::empty(shape.duration);
     while let Some(done) = tasks.join_next().await {
-        let part = done.context("a load task panicked")??;
-        total.requests += part.requests;
-        total.marked += part.marked;
-        total.errors += part.errors;
-        total.sent += part.sent;
-        total.hist.add(&part.hist)?;
-        if total.first_error.is_none() {
-            total.first_error = part.first_error;
-        }
+        total.absorb(done.context("a load task panicked")??)?;
     }
     Ok(total)
 }
@@ -251,18 +271,7 @@ async fn connection_loop<W: Workload>(
     end: Instant,
 ) -> anyhow::Result<Measured> {
     let mut state = workload.connection(index);
-    let mut tally = Measured {
-        requests: 0,
-        marked: 0,
-        errors: 0,
-        elapsed: end - start,
-        hist: histogram(),
-        first_error: None,
-        sent: 0,
-        server_written: None,
-        appended: None,
-        writer: None,
-    };
+    let mut tally = Measured::empty(end - start);
     let mut conn = connect(addr).await?;
     loop {
         let sent = Instant::now();
@@ -371,5 +380,28 @@ mod tests {
         assert!(m.marked.abs_diff(m.errors) <= shape.connections as u64);
         let first = m.first_error.expect("an error was seen");
         assert!(first.starts_with("500"), "{first}");
+    }
+
+    #[test]
+    fn two_runs_pool_into_one_rate_and_one_histogram() {
+        let run = |requests: u64, secs: u64, latency_us: u64| {
+            let mut m = Measured::empty(Duration::from_secs(secs));
+            m.requests = requests;
+            m.sent = requests;
+            for _ in 0..requests {
+                m.hist.record(latency_us).expect("in range");
+            }
+            m
+        };
+        let before = run(100, 1, 1_000);
+        let after = run(300, 3, 9_000);
+        let pooled = before.then(after).expect("pools");
+        assert_eq!(pooled.requests, 400);
+        assert_eq!(pooled.elapsed, Duration::from_secs(4));
+        assert_eq!(pooled.rps(), 100.0);
+        assert_eq!(pooled.hist.len(), 400);
+        // A quarter of the answers took 1 ms, the rest 9 ms.
+        assert!((pooled.ms(0.2) - 1.0).abs() < 0.01, "{}", pooled.ms(0.2));
+        assert!((pooled.ms(0.5) - 9.0).abs() < 0.01, "{}", pooled.ms(0.5));
     }
 }

@@ -142,12 +142,16 @@ fn progress(what: &str) {
     eprintln!("rollcall-bench: {what}");
 }
 
-/// A scenario's measurement, with the ceiling (and, for writes, the fsync
-/// floor) measured right before it: on a machine whose load drifts, a ratio
-/// is only fair between runs seconds apart.
+/// A scenario's measurement, with the ceiling measured right before and
+/// right after it and pooled (and, for writes, the fsync floor measured right
+/// before it): on a machine whose load drifts, a ratio is only fair between
+/// runs seconds apart, and a ceiling on both sides of the scenario does not
+/// favour either end of a drift.
 struct Run {
     m: Measured,
     ceiling: Option<Measured>,
+    /// The ceiling's rate before and after the scenario, to show its spread.
+    ceiling_sides: Option<(f64, f64)>,
     floor: Option<fsync::Floor>,
 }
 
@@ -193,7 +197,7 @@ async fn scenario<W: Workload>(
         progress(&format!("{name}: {NOT_PRESENT}"));
         return Ok(Err(NOT_PRESENT.into()));
     }
-    let (mut ceiling, mut floor) = (None, None);
+    let (mut ceiling, mut floor, mut ceiling_checks) = (None, None, None);
     if let Some(pair) = pair {
         if let Some((dir, time)) = pair.floor {
             let f = tokio::task::spawn_blocking(move || fsync::measure(&dir, time)).await??;
@@ -203,7 +207,8 @@ async fn scenario<W: Workload>(
             ));
             floor = Some(f);
         }
-        ceiling = Some(measure_ceiling(pair.ceiling, shape).await?);
+        ceiling = Some(measure_ceiling(pair.ceiling.clone(), shape).await?);
+        ceiling_checks = Some(pair.ceiling);
     }
     progress(&format!(
         "{name}: {} connections for {:?}",
@@ -245,7 +250,18 @@ async fn scenario<W: Workload>(
         ms(m.ms(0.99)),
         m.errors
     ));
-    Ok(Ok(Run { m, ceiling, floor }))
+    let mut ceiling_sides = None;
+    if let (Some(before), Some(checks)) = (ceiling.take(), ceiling_checks) {
+        let after = measure_ceiling(checks, shape).await?;
+        ceiling_sides = Some((before.rps(), after.rps()));
+        ceiling = Some(before.then(after)?);
+    }
+    Ok(Ok(Run {
+        m,
+        ceiling,
+        ceiling_sides,
+        floor,
+    }))
 }
 
 /// The log head, read off the executor (SQLite blocks).
@@ -606,13 +622,18 @@ fn render(r: &Results, quick: bool) -> String {
                 thousands(f.per_second())
             ));
         }
+        if let Some((before, after)) = run.ceiling_sides {
+            notes.push(format!(
+                "ceiling before/after: {} / {} req/s",
+                thousands(before),
+                thousands(after)
+            ));
+            ceilings.extend([before, after]);
+        }
         if let Some(e) = &m.first_error {
             notes.push(format!("first error: {}", truncate(e, 80)));
         }
         let vs = |f: &dyn Fn(&Measured) -> String| run.ceiling.as_ref().map_or("–".into(), f);
-        if let Some(c) = &run.ceiling {
-            ceilings.push(c.rps());
-        }
         rows.push(vec![
             name.to_string(),
             thousands(m.rps()),
@@ -649,9 +670,11 @@ fn render(r: &Results, quick: bool) -> String {
         let _ = writeln!(
             out,
             "\nThe ceiling (a minimal axum server answering a fixed JSON body, same client, \
-             same connections, the check scenario's requests) is measured right before each \
-             scenario and the ratios are to that measurement. Over this run it ranged from \
-             {} to {} req/s: that spread is the machine's noise.\n",
+             same connections, the check scenario's requests) is measured right before and \
+             right after each scenario, for as long as the scenario each time; the two are \
+             pooled (requests over time, one latency histogram) and the ratios are to that. \
+             Over this run a single ceiling measurement ranged from {} to {} req/s: that \
+             spread is the machine's noise.\n",
             thousands(low),
             thousands(high)
         );
@@ -735,6 +758,7 @@ fn render(r: &Results, quick: bool) -> String {
             m,
             ceiling: Some(c),
             floor,
+            ..
         }) = outcome
         else {
             continue;

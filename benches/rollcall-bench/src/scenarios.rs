@@ -274,6 +274,7 @@ pub async fn load_grants(
 }
 
 /// `GET /api/v1/check` for a random user, object and permission.
+#[derive(Clone)]
 pub struct Checks {
     pub data: Arc<DataSet>,
     pub objects: Arc<Vec<String>>,
