@@ -81,9 +81,8 @@ pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Copies the rest of the WAL into the database file, on the view writer's
-/// connection, and, unless a reader
-/// still uses it, has the next write start the WAL again from its first frame
-/// (`RESTART`). Returns whether it could: `false` when a reader was in the way,
+/// connection, and, unless a reader still uses it, has the next write start
+/// the WAL again from its first frame (`RESTART`). Returns whether it could: `false` when a reader was in the way,
 /// and the WAL goes on growing until the next try.
 ///
 /// The caller must hold every writer of this process off meanwhile (the view
