@@ -186,19 +186,21 @@ impl ObjectRef {
     /// The path of the domain the object lives in; for a domain, its parent
     /// (`None` for the root).
     pub fn parent_domain(&self) -> Option<&str> {
-        self.qualified_name().rsplit_once('.').map(|(d, _)| d)
+        parent_path(&self.qualified_name())
     }
 
     /// The object itself, then each enclosing domain up to the root: the
     /// order in which a flag's setting is looked for.
     pub fn chain(&self) -> Vec<ObjectRef> {
-        let mut out = vec![self.clone()];
-        let mut path = self.parent_domain();
-        while let Some(p) = path {
-            out.push(ObjectRef::domain(p));
-            path = p.rsplit_once('.').map(|(d, _)| d);
-        }
-        out
+        std::iter::once(self.clone())
+            .chain(self.enclosing_domains().map(ObjectRef::domain))
+            .collect()
+    }
+
+    /// The paths of the domains around the object, innermost first: the
+    /// chain after the object itself.
+    fn enclosing_domains(&self) -> EnclosingDomains<'_> {
+        std::iter::successors(self.parent_domain(), parent_path)
     }
 
     /// The keys of [`ObjectRef::chain`], in the same order, without making an
@@ -208,7 +210,7 @@ impl ObjectRef {
         ChainKeys {
             object: self,
             started: false,
-            next: self.parent_domain(),
+            domains: self.enclosing_domains(),
             buf: String::new(),
         }
     }
@@ -230,9 +232,16 @@ pub struct ChainKeys<'a> {
     object: &'a ObjectRef,
     /// Whether the object's own key was given out yet.
     started: bool,
-    /// The path of the domain whose key comes next.
-    next: Option<&'a str>,
+    /// The domains whose keys come next.
+    domains: EnclosingDomains<'a>,
     buf: String,
+}
+
+type EnclosingDomains<'a> = std::iter::Successors<&'a str, fn(&&'a str) -> Option<&'a str>>;
+
+/// `GLOBAL.Engineering` for `GLOBAL.Engineering.Prod`; `None` for the root.
+fn parent_path<'a>(path: &&'a str) -> Option<&'a str> {
+    path.rsplit_once('.').map(|(d, _)| d)
 }
 
 impl ChainKeys<'_> {
@@ -242,8 +251,7 @@ impl ChainKeys<'_> {
             self.started = true;
             return Some(self.object.as_str());
         }
-        let path = self.next?;
-        self.next = path.rsplit_once('.').map(|(d, _)| d);
+        let path = self.domains.next()?;
         self.buf.clear();
         self.buf.push_str("domain:");
         self.buf.push_str(path);
