@@ -71,6 +71,12 @@ impl Ceiling {
     }
 }
 
+impl Ceiling {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Ceiling {
     fn drop(&mut self) {
         let _ = self.child.kill();

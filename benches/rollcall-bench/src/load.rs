@@ -101,6 +101,11 @@ pub struct Measured {
     pub appended: Option<Appended>,
     /// The server's own group-commit figures over the run, when it has them.
     pub writer: Option<WriterStats>,
+    /// CPU time (user and system) the server process used during the whole
+    /// run, when the caller measured it: with [`Measured::sent`], the
+    /// server's cost per request, which the machine's drifting speed moves
+    /// far less than it moves a rate.
+    pub server_cpu: Option<Duration>,
 }
 
 /// What the writer did during a run, from the server's `/metrics`
@@ -137,6 +142,7 @@ impl Measured {
             server_written: None,
             appended: None,
             writer: None,
+            server_cpu: None,
         }
     }
 
@@ -159,12 +165,19 @@ impl Measured {
     /// requests of both over the time of both.
     pub fn then(mut self, later: Measured) -> anyhow::Result<Measured> {
         self.elapsed += later.elapsed;
+        self.server_cpu = self.server_cpu.zip(later.server_cpu).map(|(a, b)| a + b);
         self.absorb(later)?;
         Ok(self)
     }
 
     pub fn rps(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The server's CPU time per request sent, in µs, when it was measured.
+    pub fn cpu_us_per_request(&self) -> Option<f64> {
+        self.server_cpu
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.sent.max(1) as f64)
     }
 
     /// The latency at quantile `q` (0..1), in milliseconds.

@@ -177,13 +177,15 @@ struct Watch<'a> {
 
 /// Probes the scenario's endpoint with one request (undone if it wrote), then
 /// measures what `pair` asks for, then drives the scenario; an endpoint that
-/// answers 404 (no route) is not measured. With `watch`, also counts what the
-/// server wrote and appended during the run.
+/// answers 404 (no route) is not measured. The CPU time of the server process
+/// `pid` is taken over the run; with `watch`, also what the server wrote and
+/// appended.
 async fn scenario<W: Workload>(
     name: &str,
     target: &Target,
     workload: W,
     shape: Shape,
+    pid: u32,
     watch: Option<Watch<'_>>,
     pair: Option<Pair>,
 ) -> anyhow::Result<Outcome> {
@@ -222,9 +224,13 @@ async fn scenario<W: Workload>(
         )),
         None => None,
     };
+    let cpu_before = server::cpu_time(pid);
     let started = Instant::now();
     let mut m = load::drive(target, workload, shape).await?;
     let wall_seconds = started.elapsed().as_secs_f64();
+    m.server_cpu = cpu_before
+        .zip(server::cpu_time(pid))
+        .map(|(before, after)| after.saturating_sub(before));
     if let (Some(w), Some((written, head, metrics))) = (watch, before) {
         if let (Some(a), Some(b)) = (metrics, scenarios::writer_metrics(target).await?) {
             m.writer = Some(load::WriterStats {
@@ -281,6 +287,7 @@ async fn measure_ceiling(checks: scenarios::Checks, shape: Shape) -> anyhow::Res
         &target,
         scenarios::CeilingLoad(checks),
         shape,
+        ceiling.pid(),
         None,
         None,
     ))
@@ -413,14 +420,23 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         let marked = (api == Api::Json).then_some("changed");
         http.push((
             name,
-            scenario(name, &target, w, shape, watch, pair(true)).await?,
+            scenario(name, &target, w, shape, server.pid(), watch, pair(true)).await?,
             marked,
         ));
     }
     let name = "3. access check";
     http.push((
         name,
-        scenario(name, &target, checks(), shape, watch, pair(false)).await?,
+        scenario(
+            name,
+            &target,
+            checks(),
+            shape,
+            server.pid(),
+            watch,
+            pair(false),
+        )
+        .await?,
         Some("allowed"),
     ));
     for (name, read) in [
@@ -433,7 +449,7 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         };
         http.push((
             name,
-            scenario(name, &target, w, shape, watch, pair(false)).await?,
+            scenario(name, &target, w, shape, server.pid(), watch, pair(false)).await?,
             None,
         ));
     }
@@ -447,7 +463,7 @@ async fn run(opts: Options) -> anyhow::Result<String> {
         let w = scenarios::AsOf {
             position: data.head,
         };
-        scenario("as_of members", &target, w, one, watch, None).await?
+        scenario("as_of members", &target, w, one, server.pid(), watch, None).await?
     } else {
         progress("as_of: n/a: not supported");
         Err("n/a: as_of not supported".into())
@@ -580,7 +596,7 @@ fn render(r: &Results, quick: bool) -> String {
             Ok(run) => run,
             Err(why) => {
                 let mut row = vec![name.to_string()];
-                row.extend((0..9).map(|_| "–".to_owned()));
+                row.extend((0..11).map(|_| "–".to_owned()));
                 row.push(why.clone());
                 rows.push(row);
                 continue;
@@ -634,11 +650,17 @@ fn render(r: &Results, quick: bool) -> String {
             notes.push(format!("first error: {}", truncate(e, 80)));
         }
         let vs = |f: &dyn Fn(&Measured) -> String| run.ceiling.as_ref().map_or("–".into(), f);
+        let cpu = m.cpu_us_per_request();
         rows.push(vec![
             name.to_string(),
             thousands(m.rps()),
             vs(&|c| thousands(c.rps())),
             vs(&|c| percent(m.rps() / c.rps())),
+            cpu.map_or("–".into(), |us| format!("{us:.1}")),
+            vs(&|c| match (cpu, c.cpu_us_per_request()) {
+                (Some(us), Some(c)) if c > 0.0 => format!("{:.1}×", us / c),
+                _ => "–".into(),
+            }),
             ms(m.ms(0.5)),
             ms(m.ms(0.99)),
             ms(m.ms(0.999)),
@@ -654,6 +676,8 @@ fn render(r: &Results, quick: bool) -> String {
             "req/s",
             "ceiling req/s",
             "÷ ceiling",
+            "server CPU µs/req",
+            "÷ ceiling's",
             "p50 ms",
             "p99 ms",
             "p99.9 ms",
@@ -674,7 +698,10 @@ fn render(r: &Results, quick: bool) -> String {
              right after each scenario, for as long as the scenario each time; the two are \
              pooled (requests over time, one latency histogram) and the ratios are to that. \
              Over this run a single ceiling measurement ranged from {} to {} req/s: that \
-             spread is the machine's noise.\n",
+             spread is the machine's noise. Server CPU per request is the server process's \
+             user and system time over the whole run (warm-up included) over the requests \
+             sent, and the ceiling's is its own process's, measured the same way: a cost, \
+             which the machine's drift moves less than it moves a rate.\n",
             thousands(low),
             thousands(high)
         );
