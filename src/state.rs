@@ -5,7 +5,8 @@
 //! clone after each commit, and readers hold a consistent snapshot for as long
 //! as they like. Only `fold` changes it, through [`State::apply`].
 
-use imbl::{HashMap, OrdMap, OrdSet};
+use imbl::{OrdMap, OrdSet};
+use std::hash::Hash;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -20,6 +21,14 @@ use crate::domain::{
 };
 use crate::events::Stream;
 use crate::fold::Change;
+
+/// The state's hash maps: imbl's persistent map, hashed with aHash under
+/// keys drawn at random for each map. Every access check hashes an object
+/// key and a group id per object of its chain, and SipHash (the standard
+/// hasher) cost more there than the lookups themselves; the random keys keep
+/// names chosen by a caller from being aimed at one bucket.
+pub(crate) type HashMap<K, V> =
+    imbl::GenericHashMap<K, V, ahash::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Domain {
@@ -83,16 +92,25 @@ pub enum ResolveError {
 pub struct State {
     pub head: Head,
     domains: OrdMap<DomainId, Arc<Domain>>,
+    /// domain -> its path from the root (`GLOBAL.Engineering`). Domains are
+    /// never renamed or moved, so the path is made once, when the domain is
+    /// put, instead of walked up on every answer that names a group.
+    domain_paths: HashMap<DomainId, Arc<str>>,
     domain_children: HashMap<(DomainId, Name), DomainId>,
     domains_by_name: HashMap<Name, NameIds<DomainId>>,
     users: OrdMap<UserId, Arc<User>>,
-    users_by_name: HashMap<Name, NameIds<UserId>>,
+    /// name -> the live users with that name, each with its domain, so that
+    /// resolving a name needs no second lookup.
+    users_by_name: HashMap<Name, NameIds<(UserId, DomainId)>>,
     groups: OrdMap<GroupId, Arc<Group>>,
-    groups_by_name: HashMap<Name, NameIds<GroupId>>,
-    /// group -> its explicit members (never an empty set).
-    members: OrdMap<GroupId, IdSet<UserId>>,
+    groups_by_name: HashMap<Name, NameIds<(GroupId, DomainId)>>,
+    /// group -> its explicit members (never an empty set). Hashed, not
+    /// ordered: only ever looked up by key, and a check looks up its user's
+    /// groups on every request, where a hash trie takes fewer cache misses
+    /// than a B-tree of a hundred thousand keys.
+    members: HashMap<GroupId, IdSet<UserId>>,
     /// user -> the groups they are an explicit member of (never an empty set).
-    memberships: OrdMap<UserId, IdSet<GroupId>>,
+    memberships: HashMap<UserId, IdSet<GroupId>>,
     /// How many (group, user) pairs `members` holds.
     membership_count: usize,
     /// Access grants: object key -> group -> flags.
@@ -106,8 +124,8 @@ pub struct State {
 /// Explicit memberships in both directions, built in bulk for
 /// [`State::set_memberships`].
 pub(crate) struct Memberships {
-    members: OrdMap<GroupId, IdSet<UserId>>,
-    memberships: OrdMap<UserId, IdSet<GroupId>>,
+    members: HashMap<GroupId, IdSet<UserId>>,
+    memberships: HashMap<UserId, IdSet<GroupId>>,
     count: usize,
 }
 
@@ -121,7 +139,7 @@ impl Memberships {
             pairs.windows(2).all(|w| w[0] < w[1]),
             "pairs must be sorted"
         );
-        let mut members = OrdMap::new();
+        let mut members = HashMap::new();
         let mut ids = Vec::new();
         for run in pairs.chunk_by(|a, b| a.0 == b.0) {
             ids.clear();
@@ -130,7 +148,7 @@ impl Memberships {
                 members.insert(run[0].0, set);
             }
         }
-        let mut memberships = OrdMap::new();
+        let mut memberships = HashMap::new();
         for_each_user(pairs, |user, groups| {
             if let Some(set) = IdSet::from_sorted(groups) {
                 memberships.insert(user, set);
@@ -209,30 +227,35 @@ impl State {
                     self.domain_children.insert((parent, d.name.clone()), d.id);
                 }
                 push_id(&mut self.domains_by_name, &d.name, d.id);
+                let path: Arc<str> = match d.parent {
+                    Some(parent) => format!("{}.{}", self.path_of(parent), d.name).into(),
+                    None => d.name.as_str().into(),
+                };
+                self.domain_paths.insert(d.id, path);
                 self.domains.insert(d.id, d.clone());
             }
             Change::PutUser(u) => {
                 self.last_ids.user = self.last_ids.user.max(u.id.0);
                 if !self.users.contains_key(&u.id) {
-                    push_id(&mut self.users_by_name, &u.name, u.id);
+                    push_id(&mut self.users_by_name, &u.name, (u.id, u.domain));
                 }
                 self.users.insert(u.id, u.clone());
             }
             Change::DropUser(id) => {
                 if let Some(u) = self.users.remove(id) {
-                    remove_id(&mut self.users_by_name, &u.name, *id);
+                    remove_id(&mut self.users_by_name, &u.name, (*id, u.domain));
                 }
             }
             Change::PutGroup(g) => {
                 self.last_ids.group = self.last_ids.group.max(g.id.0);
                 if !self.groups.contains_key(&g.id) {
-                    push_id(&mut self.groups_by_name, &g.name, g.id);
+                    push_id(&mut self.groups_by_name, &g.name, (g.id, g.domain));
                 }
                 self.groups.insert(g.id, g.clone());
             }
             Change::DropGroup(id) => {
                 if let Some(g) = self.groups.remove(id) {
-                    remove_id(&mut self.groups_by_name, &g.name, *id);
+                    remove_id(&mut self.groups_by_name, &g.name, (*id, g.domain));
                 }
             }
             Change::AddMember { group, user, .. } => {
@@ -390,22 +413,20 @@ impl State {
 
     /// `GLOBAL.Engineering`: the domain's path from the root.
     pub fn domain_path(&self, id: DomainId) -> String {
-        let mut parts = Vec::new();
-        let mut cur = self.domains.get(&id);
-        while let Some(d) = cur {
-            parts.push(d.name.as_str());
-            cur = d.parent.and_then(|p| self.domains.get(&p));
-        }
-        parts.reverse();
-        parts.join(".")
+        self.path_of(id).to_owned()
+    }
+
+    /// [`State::domain_path`], borrowed; empty for an unknown domain.
+    fn path_of(&self, id: DomainId) -> &str {
+        self.domain_paths.get(&id).map_or("", |p| p)
     }
 
     pub fn user_qualified(&self, u: &User) -> String {
-        format!("{}.{}", self.domain_path(u.domain), u.name)
+        format!("{}.{}", self.path_of(u.domain), u.name)
     }
 
     pub fn group_qualified(&self, g: &Group) -> String {
-        format!("{}.{}", self.domain_path(g.domain), g.name)
+        format!("{}.{}", self.path_of(g.domain), g.name)
     }
 
     /// Is `ancestor` the domain `d` itself or one of its parents?
@@ -536,7 +557,7 @@ impl State {
         caller: Option<UserId>,
         ident: &Ident,
         kind: Kind,
-        by_name: &HashMap<Name, NameIds<Id>>,
+        by_name: &HashMap<Name, NameIds<(Id, DomainId)>>,
         get: impl Fn(i64) -> Option<(Id, DomainId)>,
     ) -> Result<Id, ResolveError> {
         let home = self.home_of(caller);
@@ -547,8 +568,7 @@ impl State {
             by_name
                 .get(name)
                 .into_iter()
-                .flat_map(|ids| ids.iter())
-                .filter_map(|id| get((*id).into()))
+                .flat_map(|ids| ids.iter().copied())
         };
         match ident {
             Ident::Id(id) => get(*id)
@@ -576,14 +596,14 @@ impl State {
     pub fn name_taken(&self, kind: Kind, domain: DomainId, name: &Name) -> bool {
         match kind {
             Kind::Domain => self.domain_children.contains_key(&(domain, name.clone())),
-            Kind::User => self.users_by_name.get(name).is_some_and(|ids| {
-                ids.iter()
-                    .any(|id| self.users.get(id).is_some_and(|u| u.domain == domain))
-            }),
-            Kind::Group => self.groups_by_name.get(name).is_some_and(|ids| {
-                ids.iter()
-                    .any(|id| self.groups.get(id).is_some_and(|g| g.domain == domain))
-            }),
+            Kind::User => self
+                .users_by_name
+                .get(name)
+                .is_some_and(|ids| ids.iter().any(|(_, d)| *d == domain)),
+            Kind::Group => self
+                .groups_by_name
+                .get(name)
+                .is_some_and(|ids| ids.iter().any(|(_, d)| *d == domain)),
         }
     }
 }
@@ -600,7 +620,11 @@ impl From<GroupId> for i64 {
 }
 
 /// Adds `id` to the set under `key`; false if it was there already.
-fn add_to<K: Ord + Clone, Id: Ord + Copy>(map: &mut OrdMap<K, IdSet<Id>>, key: K, id: Id) -> bool {
+fn add_to<K: Hash + Eq + Clone, Id: Ord + Copy>(
+    map: &mut HashMap<K, IdSet<Id>>,
+    key: K,
+    id: Id,
+) -> bool {
     match map.get_mut(&key) {
         Some(set) => set.insert(id),
         None => {
@@ -612,8 +636,8 @@ fn add_to<K: Ord + Clone, Id: Ord + Copy>(map: &mut OrdMap<K, IdSet<Id>>, key: K
 
 /// Removes `id` from the set under `key` (and the set, once empty); false if
 /// it was not there.
-fn remove_from<K: Ord + Clone, Id: Ord + Copy>(
-    map: &mut OrdMap<K, IdSet<Id>>,
+fn remove_from<K: Hash + Eq + Clone, Id: Ord + Copy>(
+    map: &mut HashMap<K, IdSet<Id>>,
     key: K,
     id: Id,
 ) -> bool {

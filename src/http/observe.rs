@@ -137,8 +137,12 @@ pub async fn observe(State(around): State<Around>, mut req: Request, next: Next)
     }
     let (route, writes) = route_of(&req);
     let api = Api::of(req.uri().path());
-    let span =
-        tracing::info_span!("request", id = %rid.0, method = %req.method(), route = route.as_str());
+    // The span carries only the id: the subscriber formats a span's fields
+    // when the span is made, on every request, whether or not anything is
+    // logged in it. The method and route go on the `answered` line, which
+    // the id ties every other line of the request to.
+    let span = tracing::info_span!("request", id = rid.0.as_str());
+    let method = req.method().clone();
     let limits = &around.limits;
     let mut res = {
         let _in_flight = InFlight::enter(&around.metrics);
@@ -157,10 +161,11 @@ pub async fn observe(State(around): State<Around>, mut req: Request, next: Next)
     let took = started.elapsed();
     let ms = took.as_millis() as u64;
     let _entered = span.enter();
+    let route = route.as_str();
     if answer_level(writes, status, took) == Level::INFO {
-        tracing::info!(status, ms, "answered");
+        tracing::info!(%method, route, status, ms, "answered");
     } else {
-        tracing::debug!(status, ms, "answered");
+        tracing::debug!(%method, route, status, ms, "answered");
     }
     if let Some(v) = rid_header {
         res.headers_mut().insert(X_REQUEST_ID, v);

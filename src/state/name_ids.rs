@@ -5,9 +5,9 @@
 //! one is kept inline, with no allocation of its own (a hundred thousand
 //! fewer allocations when the directory is loaded at start).
 
-use imbl::HashMap;
 use std::sync::Arc;
 
+use super::HashMap;
 use crate::domain::Name;
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -265,6 +265,38 @@ async fn may_alice_deploy_to_prod_answers_with_its_reason_and_position() {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // The query is read by hand on this path: what it cannot use is a 400
+    // that says why, and percent-encoded values are decoded.
+    for (query, why) in [
+        (
+            "user=alice&object=domain:GLOBAL",
+            "missing field `permission`",
+        ),
+        (
+            "user=alice&user=bob&object=domain:GLOBAL&permission=view",
+            "duplicate field `user`",
+        ),
+        (
+            "user=alice&object=domain:GLOBAL&permission=view&at_least=soon",
+            "at_least: invalid digit found in string",
+        ),
+    ] {
+        let (s, v) = app.get(&app.admin, &format!("/api/v1/check?{query}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}");
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(error.ends_with(why), "{query}: {v}");
+    }
+    let (s, v) = app
+        .get(
+            &app.admin,
+            &format!(
+                "{}&at_least={position}",
+                q.replace("alice", "%61lice").replace(':', "%3A")
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["allowed"], true, "{v}");
 }
 
 #[tokio::test]

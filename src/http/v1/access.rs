@@ -2,6 +2,7 @@
 //! may do something, in bulk, and why.
 
 use axum::extract::State;
+use axum::http::Uri;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -11,7 +12,9 @@ use crate::access::{self, Source, Verdict};
 use crate::commands::{Command, Outcome};
 use crate::domain::{Flags, Ident, Kind, ObjectRef, Permission, UserId};
 use crate::http::error::ApiResult;
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Caller, RequestId};
+use crate::http::extract::{
+    integer, query_fields, required, ApiJson, ApiPath, ApiQuery, Caller, RequestId,
+};
 use crate::http::{ApiError, AppState};
 use crate::queries::{self, GrantView, UserView};
 use crate::state::State as Snapshot;
@@ -162,16 +165,6 @@ pub async fn list_grants(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct CheckQuery {
-    user: String,
-    object: String,
-    permission: String,
-    at_least: Option<i64>,
-    /// A log position or an RFC 3339 time: judge the state as it was then.
-    as_of: Option<String>,
-}
-
 #[derive(Serialize)]
 pub struct CheckAnswer {
     #[serde(flatten)]
@@ -194,17 +187,27 @@ fn check_one(
     Ok(access::check(state, user, &object, perm))
 }
 
-/// `GET /api/v1/check?user=&object=&permission=[&at_least=N]`.
+/// `GET /api/v1/check?user=&object=&permission=[&at_least=N][&as_of=P]`.
 pub async fn check(
     State(app): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<CheckQuery>,
+    uri: Uri,
 ) -> ApiResult<Json<CheckAnswer>> {
-    if let Some(as_of) = q.as_of {
-        return check_as_of(&app, caller, q.user, &q.object, &q.permission, &as_of).await;
+    let [user, obj, perm, at_least, as_of] = query_fields(
+        uri.query(),
+        ["user", "object", "permission", "at_least", "as_of"],
+    )?;
+    let (user, obj, perm) = (
+        required(user, "user")?,
+        required(obj, "object")?,
+        required(perm, "permission")?,
+    );
+    let at_least = integer(at_least, "at_least")?;
+    if let Some(as_of) = as_of {
+        return check_as_of(&app, caller, user.into_owned(), &obj, &perm, &as_of).await;
     }
-    let state = snapshot(&app, q.at_least).await?;
-    let verdict = check_one(&state, caller.0, &q.user, &q.object, &q.permission)?;
+    let state = snapshot(&app, at_least).await?;
+    let verdict = check_one(&state, caller.0, &user, &obj, &perm)?;
     Ok(Json(CheckAnswer {
         verdict,
         position: state.head.seq,
