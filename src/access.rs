@@ -130,7 +130,17 @@ fn effective<F: Facts + ?Sized>(
     stop: impl Fn(bool) -> bool,
 ) -> Vec<Option<(bool, usize)>> {
     let mut found: Vec<Option<(bool, usize)>> = vec![None; groups.len()];
-    let mut here: Vec<Option<Flags>> = vec![None; groups.len()];
+    // The settings on one object of the chain: on the stack for any user in
+    // fewer than `ON_STACK` groups, which is nearly every user.
+    const ON_STACK: usize = 32;
+    let mut on_stack = [None; ON_STACK];
+    let mut on_heap;
+    let here: &mut [Option<Flags>] = if groups.len() <= ON_STACK {
+        &mut on_stack[..groups.len()]
+    } else {
+        on_heap = vec![None; groups.len()];
+        &mut on_heap
+    };
     let mut open = groups.len();
     let mut keys = object.chain_keys();
     let mut i = 0;
@@ -138,8 +148,8 @@ fn effective<F: Facts + ?Sized>(
         if open == 0 {
             break;
         }
-        facts.flags_of(key, groups, &mut here);
-        for (slot, flags) in found.iter_mut().zip(&here) {
+        facts.flags_of(key, groups, here);
+        for (slot, flags) in found.iter_mut().zip(here.iter()) {
             if slot.is_some() {
                 continue;
             }

@@ -29,13 +29,20 @@ impl Permission {
     /// Parses a permission name; `change`, `deploy` and `execute` are the
     /// names the original UI uses for `update` and `write`.
     pub fn parse(s: &str) -> Option<Permission> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "view" => Permission::View,
-            "update" | "change" => Permission::Update,
-            "read" => Permission::Read,
-            "write" | "deploy" | "execute" => Permission::Write,
-            _ => return None,
-        })
+        const NAMES: [(&str, Permission); 7] = [
+            ("view", Permission::View),
+            ("update", Permission::Update),
+            ("change", Permission::Update),
+            ("read", Permission::Read),
+            ("write", Permission::Write),
+            ("deploy", Permission::Write),
+            ("execute", Permission::Write),
+        ];
+        // Compared without making a lower-case copy: every check parses one.
+        NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|(_, p)| *p)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +142,15 @@ impl ObjectRef {
             return Err(ObjectError::UnknownType(ty.to_owned()));
         }
         let bad = |s: &str| {
+            if s.is_ascii() {
+                // Every check parses its object: the common case byte by byte.
+                let b = s.as_bytes();
+                return b.is_empty()
+                    || b[0].is_ascii_whitespace()
+                    || b[b.len() - 1].is_ascii_whitespace()
+                    || b.iter()
+                        .any(|&c| c.is_ascii_control() || c == b'/' || c == b':');
+            }
             s.is_empty()
                 || s.trim() != s
                 || s.chars().any(|c| c.is_control() || c == '/' || c == ':')
@@ -281,6 +297,47 @@ impl<'de> Deserialize<'de> for ObjectRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The byte-wise check of ASCII segments refuses exactly what the
+        /// general check by characters refuses.
+        #[test]
+        fn ascii_segments_are_judged_as_the_general_rule_judges_them(
+            name in "[ a-zA-Z0-9./:\t\x00\x1f\x7f\x0b-]{0,12}",
+        ) {
+            let general = |s: &str| {
+                s.is_empty()
+                    || s.trim() != s
+                    || s.chars().any(|c| c.is_control() || c == '/' || c == ':')
+            };
+            let refused = name.split('.').any(general)
+                || !name.contains('.');
+            let parsed = ObjectRef::parse(&format!("environment:{name}"));
+            prop_assert_eq!(parsed.is_err(), refused, "{:?}", parsed);
+        }
+
+        #[test]
+        fn permissions_parse_in_any_case(i in 0usize..7, upper in any::<u8>()) {
+            let names = ["view", "update", "change", "read", "write", "deploy", "execute"];
+            let name: String = names[i]
+                .chars()
+                .enumerate()
+                .map(|(k, c)| if upper >> (k % 8) & 1 == 1 { c.to_ascii_uppercase() } else { c })
+                .collect();
+            let expected = [
+                Permission::View,
+                Permission::Update,
+                Permission::Update,
+                Permission::Read,
+                Permission::Write,
+                Permission::Write,
+                Permission::Write,
+            ][i];
+            prop_assert_eq!(Permission::parse(&name), Some(expected));
+            prop_assert_eq!(Permission::parse(&format!("{name}x")), None);
+        }
+    }
 
     fn chain(raw: &str) -> Vec<String> {
         ObjectRef::parse(raw)

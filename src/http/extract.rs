@@ -39,7 +39,8 @@ pub fn query_fields<'q, const N: usize>(
     let mut found: [Option<Cow<'q, str>>; N] = std::array::from_fn(|_| None);
     let pairs = query.unwrap_or("").split('&').filter(|p| !p.is_empty());
     for (name, value) in pairs.map(|p| p.split_once('=').unwrap_or((p, ""))) {
-        if let Some(i) = names.iter().position(|n| *n == form_decode(name)) {
+        let name = form_decode(name);
+        if let Some(i) = names.iter().position(|n| *n == name) {
             if found[i].is_some() {
                 return Err(query_error(format!("duplicate field `{}`", names[i])));
             }

@@ -141,7 +141,7 @@ pub async fn observe(State(around): State<Around>, mut req: Request, next: Next)
     // when the span is made, on every request, whether or not anything is
     // logged in it. The method and route go on the `answered` line, which
     // the id ties every other line of the request to.
-    let span = tracing::info_span!("request", id = rid.0.as_str());
+    let span = tracing::info_span!("request", id = %rid.0);
     let method = req.method().clone();
     let limits = &around.limits;
     let mut res = {
