@@ -361,9 +361,8 @@ impl Sink for Rows {
 
 /// The view tables whose secondary indexes are dropped for the bulk write
 /// and created again after it, from their own stored definitions.
-const VIEW_TABLES: &str = "'view_domains', 'view_users', 'view_groups', 'view_memberships',
-     'view_grants', 'view_membership_intervals', 'view_directory', 'view_history',
-     'view_grant_intervals'";
+const VIEW_TABLES: &str = "'view_domains', 'view_users', 'view_groups', 'view_grants',
+     'view_membership_intervals', 'view_directory', 'view_history', 'view_grant_intervals'";
 
 fn write(conn: &Connection, state: &State, rows: Rows) -> anyhow::Result<()> {
     let indexes: Vec<(String, String)> = conn
@@ -573,23 +572,6 @@ fn write_current(conn: &Connection, state: &State, rows: &Rows) -> anyhow::Resul
                 .put(&g.summary)?
                 .put(&g.email)?
                 .put(g.version)?;
-            Ok(())
-        },
-    )?;
-
-    let mut members: Vec<(i64, i64, i64)> = rows
-        .open
-        .iter()
-        .map(|(&(g, u), &i)| (g, u, rows.intervals[i].from))
-        .collect();
-    members.sort_unstable();
-    insert(
-        conn,
-        "view_memberships",
-        "group_id, user_id, since_seq",
-        &members,
-        |b, (g, u, since)| {
-            b.put(g)?.put(u)?.put(since)?;
             Ok(())
         },
     )?;

@@ -185,8 +185,17 @@ fn a_version_1_database_gets_its_history_views_at_the_next_start() {
     assert!(matches!(want, Report::Ok { .. }), "{want}");
     // Make it what rollcall 0.1 wrote: schema 1, without the history views.
     let conn = rusqlite::Connection::open(&db).expect("open");
+    // Its current memberships were a table of their own then (a view of the
+    // open intervals since schema 5).
     conn.execute_batch(
-        "DROP TABLE view_membership_intervals; DROP TABLE view_directory; DROP TABLE view_history;
+        "DROP VIEW view_memberships;
+         CREATE TABLE view_memberships (
+             group_id INTEGER NOT NULL, user_id INTEGER NOT NULL, since_seq INTEGER NOT NULL,
+             PRIMARY KEY (group_id, user_id)
+         ) WITHOUT ROWID;
+         INSERT INTO view_memberships
+             SELECT group_id, user_id, from_seq FROM view_membership_intervals WHERE to_seq IS NULL;
+         DROP TABLE view_membership_intervals; DROP TABLE view_directory; DROP TABLE view_history;
          DROP TABLE view_grant_intervals; PRAGMA user_version = 1;",
     )
     .expect("downgrade");
@@ -227,16 +236,20 @@ fn verify_reports_views_that_differ_from_the_log_and_heads_that_do_not_match() {
 
     // Each alteration of a view, on its own copy, is named.
     for (sql, view) in [
+        // Current memberships are the open intervals (`view_memberships` is
+        // a SQL view of them): removing the newest one ends a membership.
         (
-            "DELETE FROM view_memberships
-              WHERE since_seq = (SELECT max(since_seq) FROM view_memberships)",
-            "view_memberships",
+            "DELETE FROM view_membership_intervals
+              WHERE to_seq IS NULL
+                AND from_seq = (SELECT max(from_seq) FROM view_membership_intervals WHERE to_seq IS NULL)",
+            "view_membership_intervals",
         ),
         ("UPDATE view_users SET name = 'mallory' WHERE id = 1", "view_users"),
         (
-            "UPDATE view_memberships SET since_seq = since_seq - 1
-              WHERE since_seq = (SELECT max(since_seq) FROM view_memberships)",
-            "view_memberships",
+            "UPDATE view_membership_intervals SET from_seq = from_seq - 1
+              WHERE to_seq IS NULL
+                AND from_seq = (SELECT max(from_seq) FROM view_membership_intervals WHERE to_seq IS NULL)",
+            "view_membership_intervals",
         ),
         ("UPDATE view_groups SET version = version + 1 WHERE id = 2", "view_groups"),
         ("UPDATE view_domains SET parent_id = 1 WHERE id = 1", "view_domains"),

@@ -104,7 +104,8 @@ fn check(dir: &Path, name: &str, log: &Path) {
     conn.execute_batch(
         "DELETE FROM view_history WHERE seq % 2 = 0;
          UPDATE view_users SET name = 'mallory';
-         INSERT OR IGNORE INTO view_memberships VALUES (999, 999, 1);",
+         INSERT OR IGNORE INTO view_membership_intervals (group_id, user_id, from_seq, from_at)
+             VALUES (999, 999, 1, '2026-01-01T00:00:00.000Z');",
     )
     .expect("damage");
     let in_bulk = projector::rebuild(&mut conn).expect("rebuild");

@@ -582,8 +582,11 @@ async fn the_rebuild_command_refolds_the_log_into_equal_views() {
     let before = views::load(&log::open_writer(&db).expect("open")).expect("load");
     // Damage a view row: rebuild must restore it from the log.
     let conn = rusqlite::Connection::open(&db).expect("open");
-    conn.execute("DELETE FROM view_memberships", [])
-        .expect("damage");
+    conn.execute(
+        "DELETE FROM view_membership_intervals WHERE to_seq IS NULL",
+        [],
+    )
+    .expect("damage");
     drop(conn);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .args(["rebuild", "--db"])

@@ -339,28 +339,9 @@ fn compare_views(
         return differs("view_groups");
     }
 
-    // Members as the folded state holds them, each with the position that
-    // opened its current interval (what `since_seq` records).
-    let mut members: Vec<(i64, i64, Option<i64>)> = Vec::with_capacity(state.membership_count());
-    for g in state.groups_after(None) {
-        for u in state.members_after(g.id, None) {
-            let since = expected
-                .open
-                .get(&(g.id.0, u.0))
-                .map(|&i| expected.intervals[i].2);
-            members.push((g.id.0, u.0, since));
-        }
-    }
-    if members.len() != state.membership_count() {
-        return differs("view_memberships (members of groups that are gone)");
-    }
-    let mut stmt = conn.prepare(
-        "SELECT group_id, user_id, since_seq FROM view_memberships ORDER BY group_id, user_id",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, Some(r.get(2)?))))?;
-    if let Some(d) = first_difference(members.into_iter(), rows)? {
-        return differs(&format!("view_memberships: {d}"));
-    }
+    // Current memberships are not compared here: `view_memberships` is a
+    // SQL view of the open history intervals, which are compared row by row
+    // below, open ones included.
 
     let mut grants: Vec<(&str, i64, Flags)> = Vec::new();
     for g in state.groups_after(None) {

@@ -2,10 +2,11 @@
 //! be emptied and folded again from it.
 //!
 //! Besides the current state (`view_domains`, `view_users`, `view_groups`,
-//! `view_memberships`) they hold the history views auditors query
-//! (`view_membership_intervals`, `view_directory`, `view_history`, see
-//! `schema/migrations/0002_history.sql`). [`sink`] writes them, [`load`]
-//! reads the current state back at start.
+//! and `view_memberships`, which is a SQL view of the open history intervals
+//! since `schema/migrations/0005_memberships_from_intervals.sql`) they hold
+//! the history views auditors query (`view_membership_intervals`,
+//! `view_directory`, `view_history`, see `schema/migrations/0002_history.sql`).
+//! [`sink`] writes them, [`load`] reads the current state back at start.
 
 use rusqlite::{params, Connection};
 
@@ -37,7 +38,7 @@ pub fn save_checkpoint(conn: &Connection, head: &Head, last_ids: &LastIds) -> ru
 pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "DELETE FROM view_domains; DELETE FROM view_users; DELETE FROM view_groups;
-         DELETE FROM view_memberships; DELETE FROM view_grants;
+         DELETE FROM view_grants;
          DELETE FROM view_membership_intervals; DELETE FROM view_directory;
          DELETE FROM view_history; DELETE FROM view_grant_intervals;",
     )?;

@@ -143,11 +143,9 @@ impl Sink for SqlSink<'_> {
                     .execute([id.0])?;
                 self.deleted("group", id.0)?;
             }
+            // Current memberships are the open intervals (`view_memberships`
+            // is a SQL view of them): one row to write per change, not two.
             Change::AddMember { group, user, at } => {
-                c.prepare_cached(
-                    "INSERT OR REPLACE INTO view_memberships (group_id, user_id, since_seq) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![group.0, user.0, at.seq])?;
                 c.prepare_cached(
                     "INSERT INTO view_membership_intervals
                         (group_id, user_id, from_seq, from_at, from_actor, from_reason, from_request_id)
@@ -166,10 +164,6 @@ impl Sink for SqlSink<'_> {
                 self.touch("user", user.0)?;
             }
             Change::RemoveMember { group, user, at } => {
-                c.prepare_cached(
-                    "DELETE FROM view_memberships WHERE group_id = ?1 AND user_id = ?2",
-                )?
-                .execute(params![group.0, user.0])?;
                 c.prepare_cached(
                     "UPDATE view_membership_intervals
                         SET to_seq = ?3, to_at = ?4, to_actor = ?5, to_reason = ?6, to_request_id = ?7
