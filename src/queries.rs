@@ -4,11 +4,9 @@
 
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
-use crate::domain::{DomainId, GroupId, Ident, Kind, UserId, EVERYONE};
+use crate::domain::{GroupId, Ident, Kind, UserId, EVERYONE};
 use crate::state::{Group, ResolveError, State, User};
 
 /// The largest page a caller may ask for, and the default.
@@ -149,30 +147,6 @@ pub fn group(
     Ok(group_view(state, g))
 }
 
-/// Domain paths already worked out while building one answer: a page's
-/// users and groups share a few domains, and a path costs a walk to the root.
-pub struct DomainPaths<'s> {
-    state: &'s State,
-    known: HashMap<DomainId, Arc<str>>,
-}
-
-impl<'s> DomainPaths<'s> {
-    pub fn new(state: &'s State) -> Self {
-        DomainPaths {
-            state,
-            known: HashMap::new(),
-        }
-    }
-
-    pub fn path(&mut self, id: DomainId) -> Arc<str> {
-        let state = self.state;
-        self.known
-            .entry(id)
-            .or_insert_with(|| Arc::from(state.domain_path(id)))
-            .clone()
-    }
-}
-
 /// `domain.name`, written straight into the answer.
 struct Qualified<'a>(&'a str, &'a str);
 
@@ -192,7 +166,7 @@ impl fmt::Display for Qualified<'_> {
 /// [`UserView`] does, without copying its strings first.
 pub struct UserRef<'s> {
     user: &'s User,
-    domain: Arc<str>,
+    domain: &'s str,
 }
 
 impl Serialize for UserRef<'_> {
@@ -201,8 +175,8 @@ impl Serialize for UserRef<'_> {
         let mut out = s.serialize_struct("UserView", 6)?;
         out.serialize_field("id", &u.id.0)?;
         out.serialize_field("name", u.name.as_str())?;
-        out.serialize_field("domain", &*self.domain)?;
-        out.serialize_field("qualified_name", &Qualified(&self.domain, u.name.as_str()))?;
+        out.serialize_field("domain", self.domain)?;
+        out.serialize_field("qualified_name", &Qualified(self.domain, u.name.as_str()))?;
         if let Some(realname) = &u.realname {
             out.serialize_field("realname", realname)?;
         }
@@ -216,7 +190,7 @@ impl Serialize for UserRef<'_> {
 /// A group in a list, borrowed like [`UserRef`]; serializes as [`GroupView`].
 pub struct GroupRef<'s> {
     group: &'s Group,
-    domain: Arc<str>,
+    domain: &'s str,
 }
 
 impl Serialize for GroupRef<'_> {
@@ -225,8 +199,8 @@ impl Serialize for GroupRef<'_> {
         let mut out = s.serialize_struct("GroupView", 6)?;
         out.serialize_field("id", &g.id.0)?;
         out.serialize_field("name", g.name.as_str())?;
-        out.serialize_field("domain", &*self.domain)?;
-        out.serialize_field("qualified_name", &Qualified(&self.domain, g.name.as_str()))?;
+        out.serialize_field("domain", self.domain)?;
+        out.serialize_field("qualified_name", &Qualified(self.domain, g.name.as_str()))?;
         if let Some(summary) = &g.summary {
             out.serialize_field("summary", summary)?;
         }
@@ -246,11 +220,10 @@ pub fn group_members<'s>(
 ) -> Result<(GroupView, Page<UserRef<'s>>), QueryError> {
     let group = self::group(state, caller, ident)?;
     let after = req.after.map(UserId);
-    let mut paths = DomainPaths::new(state);
-    let mut views = |ids: &mut dyn Iterator<Item = UserId>| {
+    let views = |ids: &mut dyn Iterator<Item = UserId>| {
         page(
             ids.filter_map(|id| state.user(id)).map(|u| {
-                let domain = paths.path(u.domain);
+                let domain = state.domain_path_str(u.domain);
                 (u.id.0, UserRef { user: u, domain })
             }),
             req.limit,
@@ -277,10 +250,9 @@ pub fn user_groups<'s>(
     let ids = everyone
         .into_iter()
         .chain(state.groups_of_after(UserId(user.id), after));
-    let mut paths = DomainPaths::new(state);
     let groups = page(
         ids.filter_map(|id| state.group(id)).map(|g| {
-            let domain = paths.path(g.domain);
+            let domain = state.domain_path_str(g.domain);
             (g.id.0, GroupRef { group: g, domain })
         }),
         req.limit,
@@ -291,6 +263,8 @@ pub fn user_groups<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::DomainId;
+    use std::sync::Arc;
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
@@ -320,7 +294,6 @@ mod tests {
                 version: 1,
             })));
         }
-        let mut paths = DomainPaths::new(&state);
         for (i, (domain, extra)) in [
             (DomainId(1), None),
             (DomainId(3), Some("x\ny")),
@@ -339,7 +312,7 @@ mod tests {
             };
             let borrowed = UserRef {
                 user: &user,
-                domain: paths.path(domain),
+                domain: state.domain_path_str(domain),
             };
             assert_eq!(
                 serde_json::to_string(&borrowed).expect("json"),
@@ -355,7 +328,7 @@ mod tests {
             };
             let borrowed = GroupRef {
                 group: &group,
-                domain: paths.path(domain),
+                domain: state.domain_path_str(domain),
             };
             assert_eq!(
                 serde_json::to_string(&borrowed).expect("json"),

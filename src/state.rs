@@ -226,7 +226,7 @@ impl State {
                 }
                 push_id(&mut self.domains_by_name, &d.name, d.id);
                 let path: Arc<str> = match d.parent {
-                    Some(parent) => format!("{}.{}", self.path_of(parent), d.name).into(),
+                    Some(parent) => format!("{}.{}", self.domain_path_str(parent), d.name).into(),
                     None => d.name.as_str().into(),
                 };
                 self.domain_paths.insert(d.id, path);
@@ -411,20 +411,20 @@ impl State {
 
     /// `GLOBAL.Engineering`: the domain's path from the root.
     pub fn domain_path(&self, id: DomainId) -> String {
-        self.path_of(id).to_owned()
+        self.domain_path_str(id).to_owned()
     }
 
     /// [`State::domain_path`], borrowed; empty for an unknown domain.
-    fn path_of(&self, id: DomainId) -> &str {
+    pub fn domain_path_str(&self, id: DomainId) -> &str {
         self.domain_paths.get(&id).map_or("", |p| p)
     }
 
     pub fn user_qualified(&self, u: &User) -> String {
-        format!("{}.{}", self.path_of(u.domain), u.name)
+        format!("{}.{}", self.domain_path_str(u.domain), u.name)
     }
 
     pub fn group_qualified(&self, g: &Group) -> String {
-        format!("{}.{}", self.path_of(g.domain), g.name)
+        format!("{}.{}", self.domain_path_str(g.domain), g.name)
     }
 
     /// Is `ancestor` the domain `d` itself or one of its parents?
