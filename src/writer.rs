@@ -485,9 +485,14 @@ fn apply_command(
             outcome: decision.outcome,
         });
     }
-    let undo = state.clone();
+    let single = one_statement(&decision);
+    // A single statement fails before anything is folded, so only a longer
+    // decision needs a copy of the state to go back to. Not copying matters:
+    // the copy shares every node with the state, so the fold would then have
+    // to copy each node on its path before changing it.
+    let undo = (!single).then(|| state.clone());
     let recorded = recorder.events.len();
-    let result = if one_statement(&decision) {
+    let result = if single {
         // A single INSERT is atomic by itself: if it fails, SQLite undoes
         // that statement (or the whole transaction, which `write_batch`
         // notices), and nothing was folded yet. No savepoint to pay for.
@@ -505,7 +510,9 @@ fn apply_command(
             request_id = req.request_id.as_deref().unwrap_or(""),
             "storing a command failed; it was rolled back"
         );
-        *state = undo;
+        if let Some(undo) = undo {
+            *state = undo;
+        }
         recorder.events.truncate(recorded);
         CommandError::Storage
     })
