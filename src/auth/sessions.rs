@@ -37,7 +37,21 @@ impl Token {
 }
 
 pub fn hash_token(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    hex::encode(digest(secret))
+}
+
+/// The SHA-256 of a token: what the in-memory map is keyed by (the table
+/// stores it hex-encoded). A lookup on every request hashes the token once
+/// and encodes nothing.
+fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// The digest a stored, hex-encoded token hash stands for.
+fn from_hex(token_hash: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(token_hash, &mut out).ok()?;
+    Some(out)
 }
 
 struct Session {
@@ -49,11 +63,11 @@ struct Session {
 /// What a lookup found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup {
-    /// A live session; `persist` is the `last_seen` to write back, when due.
+    /// A live session; `persist` is the stored token hash and the
+    /// `last_seen` to write back to its row, when that is due.
     Valid {
         user: UserId,
-        token_hash: String,
-        persist: Option<i64>,
+        persist: Option<(String, i64)>,
     },
     /// Idle too long: removed from memory; the caller should delete the row.
     Expired {
@@ -62,15 +76,17 @@ pub enum Lookup {
     Unknown,
 }
 
+type Map = HashMap<[u8; 32], Arc<Session>, ahash::RandomState>;
+
 pub struct Sessions {
-    map: RwLock<HashMap<String, Arc<Session>>>,
+    map: RwLock<Map>,
     idle_ms: i64,
 }
 
 impl Sessions {
     pub fn new(idle_ms: i64) -> Self {
         Sessions {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(Map::default()),
             idle_ms,
         }
     }
@@ -89,17 +105,22 @@ impl Sessions {
         Ok(sessions)
     }
 
+    /// Adds the session whose token hashes to `token_hash` (hex, as stored);
+    /// a hash that is not 64 hex digits names no token and is ignored.
     pub fn insert(&self, token_hash: String, user: UserId, now_ms: i64) {
+        let Some(key) = from_hex(&token_hash) else {
+            return;
+        };
         let s = Arc::new(Session {
             user,
             last_seen_ms: AtomicI64::new(now_ms),
             persisted_ms: AtomicI64::new(now_ms),
         });
-        self.write().insert(token_hash, s);
+        self.write().insert(key, s);
     }
 
     pub fn remove(&self, token_hash: &str) -> bool {
-        self.write().remove(token_hash).is_some()
+        from_hex(token_hash).is_some_and(|key| self.write().remove(&key).is_some())
     }
 
     /// Drops every session of `user` (after the user is deleted).
@@ -117,35 +138,36 @@ impl Sessions {
 
     /// Finds the session for `secret` and slides its expiry to `now_ms`.
     pub fn lookup(&self, secret: &str, now_ms: i64) -> Lookup {
-        let token_hash = hash_token(secret);
-        let found = self.read().get(&token_hash).cloned();
+        let key = digest(secret);
+        let found = self.read().get(&key).cloned();
         let Some(s) = found else {
             return Lookup::Unknown;
         };
         let last = s.last_seen_ms.fetch_max(now_ms, Ordering::Relaxed);
         if now_ms - last >= self.idle_ms {
-            self.remove(&token_hash);
-            return Lookup::Expired { token_hash };
+            self.write().remove(&key);
+            return Lookup::Expired {
+                token_hash: hex::encode(key),
+            };
         }
         let persisted = s.persisted_ms.load(Ordering::Relaxed);
         let persist = (now_ms - persisted >= PERSIST_EVERY_MS
             && s.persisted_ms
                 .compare_exchange(persisted, now_ms, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok())
-        .then_some(now_ms);
+        .then(|| (hex::encode(key), now_ms));
         Lookup::Valid {
             user: s.user,
-            token_hash,
             persist,
         }
     }
 
     // A poisoned lock only means another thread panicked mid-operation on a
     // plain map; the map itself is still coherent, so carry on with it.
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Session>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Map> {
         self.map.read().unwrap_or_else(|e| e.into_inner())
     }
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Session>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Map> {
         self.map.write().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -200,7 +222,28 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(persist(1000), None);
-        assert_eq!(persist(PERSIST_EVERY_MS), Some(PERSIST_EVERY_MS));
+        assert_eq!(
+            persist(PERSIST_EVERY_MS),
+            Some((t.hash.clone(), PERSIST_EVERY_MS))
+        );
         assert_eq!(persist(PERSIST_EVERY_MS + 10), None);
+    }
+
+    #[test]
+    fn sessions_are_removed_by_their_stored_hash_and_bad_hashes_name_none() {
+        let s = Sessions::new(HOUR);
+        let t = Token::generate();
+        s.insert(t.hash.clone(), UserId(3), 0);
+        s.insert("not hex".into(), UserId(4), 0);
+        assert_eq!(s.len(), 1);
+        assert!(!s.remove("not hex"));
+        assert!(!s.remove(&hash_token("another token")));
+        match s.lookup(&t.secret, 10) {
+            Lookup::Valid { user, .. } => assert_eq!(user, UserId(3)),
+            other => panic!("{other:?}"),
+        }
+        assert!(s.remove(&t.hash));
+        assert_eq!(s.lookup(&t.secret, 20), Lookup::Unknown);
+        assert!(s.is_empty());
     }
 }

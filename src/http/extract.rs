@@ -149,12 +149,8 @@ pub fn token_of(headers: &HeaderMap) -> Option<&str> {
 pub fn authenticate(app: &AppState, headers: &HeaderMap) -> Option<UserId> {
     let token = token_of(headers)?;
     match app.sessions.lookup(token, now_ms()) {
-        Lookup::Valid {
-            user,
-            token_hash,
-            persist,
-        } => {
-            if let Some(last_seen_ms) = persist {
+        Lookup::Valid { user, persist } => {
+            if let Some((token_hash, last_seen_ms)) = persist {
                 app.writer.session_best_effort(SessionWrite::Touch {
                     token_hash,
                     last_seen_ms,
