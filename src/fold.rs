@@ -27,6 +27,13 @@ pub enum Change {
     PutUser(Arc<User>),
     DropUser(UserId),
     PutGroup(Arc<Group>),
+    /// The group's stream moved to `version` (a membership or grant event
+    /// on it) and nothing else about the group changed: a sink updates one
+    /// column instead of rewriting the row, and a fold copies nothing.
+    GroupVersion {
+        group: GroupId,
+        version: i64,
+    },
     DropGroup(GroupId),
     AddMember {
         group: GroupId,
@@ -100,13 +107,17 @@ pub fn fold<S: Sink>(state: &mut State, rec: &Recorded, sink: &mut S) -> Result<
 
 /// What `rec` does to `state`, as changes (pure; reads the state, never writes it).
 pub fn changes(state: &State, rec: &Recorded) -> Vec<Change> {
-    let at = Stamp {
+    // Made only for the changes that carry it: most events need no copy of
+    // their time.
+    let at = || Stamp {
         seq: rec.seq,
         occurred_at: rec.occurred_at.clone(),
         actor: rec.actor,
     };
     let version = rec.stream_version;
-    let mut out = Vec::with_capacity(2);
+    // A membership event makes three changes: the group's version, the
+    // membership, the head.
+    let mut out = Vec::with_capacity(4);
     match &rec.event {
         Event::DomainCreated(e) => out.push(Change::PutDomain(Arc::new(Domain {
             id: e.domain_id,
@@ -136,7 +147,7 @@ pub fn changes(state: &State, rec: &Recorded) -> Vec<Change> {
                 out.push(Change::RemoveMember {
                     group,
                     user: e.user_id,
-                    at: at.clone(),
+                    at: at(),
                 });
             }
             out.push(Change::DropUser(e.user_id));
@@ -146,7 +157,7 @@ pub fn changes(state: &State, rec: &Recorded) -> Vec<Change> {
                 out.push(Change::RemoveMember {
                     group: e.group_id,
                     user,
-                    at: at.clone(),
+                    at: at(),
                 });
             }
             // Its grants go with it, both those it held and those on it, so a
@@ -175,15 +186,20 @@ pub fn changes(state: &State, rec: &Recorded) -> Vec<Change> {
             // decide never emits a membership event naming a missing user or
             // group; should a log hold one anyway, folding it changes nothing
             // (`verify` reports such a log by comparing views with a fold).
-            if let (Some(g), true) = (state.group(m.group_id), state.user(m.user_id).is_some()) {
-                out.push(Change::PutGroup(Arc::new(Group {
-                    version,
-                    ..(**g).clone()
-                })));
+            if state.group(m.group_id).is_some() && state.user(m.user_id).is_some() {
                 let (group, user) = (m.group_id, m.user_id);
+                out.push(Change::GroupVersion { group, version });
                 out.push(match rec.event {
-                    Event::UserAssigned(_) => Change::AddMember { group, user, at },
-                    _ => Change::RemoveMember { group, user, at },
+                    Event::UserAssigned(_) => Change::AddMember {
+                        group,
+                        user,
+                        at: at(),
+                    },
+                    _ => Change::RemoveMember {
+                        group,
+                        user,
+                        at: at(),
+                    },
                 });
             }
         }
@@ -218,11 +234,11 @@ fn grant_changes(state: &State, event: &Event, version: i64, out: &mut Vec<Chang
         _ => return,
     };
     // As with memberships: a grant to a group that is gone changes nothing.
-    if let Some(g) = state.group(group_id) {
-        out.push(Change::PutGroup(Arc::new(Group {
+    if state.group(group_id).is_some() {
+        out.push(Change::GroupVersion {
+            group: group_id,
             version,
-            ..(**g).clone()
-        })));
+        });
         out.push(change);
     }
 }

@@ -48,3 +48,8 @@ pub mod state;
 pub mod view_writer;
 pub mod views;
 pub mod writer;
+
+/// The std hash map on aHash, keyed at random per map: for the bulk folds'
+/// own bookkeeping (rebuild, verify), which hashes a key per event and so
+/// felt SipHash's cost; random keys keep it safe from keys chosen to collide.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;

@@ -15,7 +15,6 @@
 
 use anyhow::Context;
 use rusqlite::{Connection, Statement, ToSql, TransactionBehavior};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::audit::scan;
@@ -24,6 +23,7 @@ use crate::fold::{fold, Change, Origin, Sink};
 use crate::log::ReadError;
 use crate::state::State;
 use crate::views;
+use crate::FastMap as HashMap;
 
 /// Drops every view and folds the whole log again, in one transaction.
 /// Returns the new state.
@@ -299,6 +299,7 @@ impl Sink for Rows {
             Change::PutGroup(g) => {
                 self.created(Kind::Group, g.id.0, g.name.as_str(), Some(g.domain.0))
             }
+            Change::GroupVersion { group, .. } => self.touch(Kind::Group, group.0),
             Change::DropUser(id) => {
                 self.deleted(Kind::User, id.0);
             }

@@ -9,9 +9,11 @@ use imbl::{OrdMap, OrdSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
+mod id_map;
 mod id_set;
 mod name_ids;
 
+use id_map::{DenseId, IdMap};
 use id_set::IdSet;
 use name_ids::{push_id, remove_id, NameIds};
 
@@ -97,18 +99,16 @@ pub struct State {
     domain_paths: HashMap<DomainId, Arc<str>>,
     domain_children: HashMap<(DomainId, Name), DomainId>,
     domains_by_name: HashMap<Name, NameIds<DomainId>>,
-    users: OrdMap<UserId, Arc<User>>,
+    users: IdMap<UserId, Arc<User>>,
     /// name -> the live users with that name, each with its domain, so that
     /// resolving a name needs no second lookup.
     users_by_name: HashMap<Name, NameIds<(UserId, DomainId)>>,
-    groups: OrdMap<GroupId, Arc<Group>>,
+    groups: IdMap<GroupId, Arc<Group>>,
     groups_by_name: HashMap<Name, NameIds<(GroupId, DomainId)>>,
     /// group -> its explicit members (never an empty set).
-    members: OrdMap<GroupId, IdSet<UserId>>,
+    members: IdMap<GroupId, IdSet<UserId>>,
     /// user -> the groups they are an explicit member of (never an empty set).
-    /// A B-tree, not a hash trie, though it is only looked up by key: with a
-    /// hundred thousand users a trie's sparse nodes took ~45 MB more memory.
-    memberships: OrdMap<UserId, IdSet<GroupId>>,
+    memberships: IdMap<UserId, IdSet<GroupId>>,
     /// How many (group, user) pairs `members` holds.
     membership_count: usize,
     /// Access grants: object key -> group -> flags.
@@ -122,8 +122,8 @@ pub struct State {
 /// Explicit memberships in both directions, built in bulk for
 /// [`State::set_memberships`].
 pub(crate) struct Memberships {
-    members: OrdMap<GroupId, IdSet<UserId>>,
-    memberships: OrdMap<UserId, IdSet<GroupId>>,
+    members: IdMap<GroupId, IdSet<UserId>>,
+    memberships: IdMap<UserId, IdSet<GroupId>>,
     count: usize,
 }
 
@@ -137,7 +137,7 @@ impl Memberships {
             pairs.windows(2).all(|w| w[0] < w[1]),
             "pairs must be sorted"
         );
-        let mut members = OrdMap::new();
+        let mut members = IdMap::default();
         let mut ids = Vec::new();
         for run in pairs.chunk_by(|a, b| a.0 == b.0) {
             ids.clear();
@@ -146,7 +146,7 @@ impl Memberships {
                 members.insert(run[0].0, set);
             }
         }
-        let mut memberships = OrdMap::new();
+        let mut memberships = IdMap::default();
         for_each_user(pairs, |user, groups| {
             if let Some(set) = IdSet::from_sorted(groups) {
                 memberships.insert(user, set);
@@ -251,6 +251,11 @@ impl State {
                 }
                 self.groups.insert(g.id, g.clone());
             }
+            Change::GroupVersion { group, version } => {
+                if let Some(g) = self.groups.get_mut(group) {
+                    Arc::make_mut(g).version = *version;
+                }
+            }
             Change::DropGroup(id) => {
                 if let Some(g) = self.groups.remove(id) {
                     remove_id(&mut self.groups_by_name, &g.name, (*id, g.domain));
@@ -290,7 +295,8 @@ impl State {
                 }
                 self.grants_by_group.remove(&(*group, object.clone()));
             }
-            Change::Head(head) => self.head = head.clone(),
+            // `clone_from` reuses the hash's buffer: no allocation per event.
+            Change::Head(head) => self.head.clone_from(head),
         }
     }
 
@@ -337,12 +343,10 @@ impl State {
             .map(|(_, d)| d)
     }
     pub fn users_after(&self, after: Option<UserId>) -> impl Iterator<Item = &Arc<User>> + '_ {
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        self.users.range((start, Bound::Unbounded)).map(|(_, u)| u)
+        self.users.range_after(after).map(|(_, u)| u)
     }
     pub fn groups_after(&self, after: Option<GroupId>) -> impl Iterator<Item = &Arc<Group>> + '_ {
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        self.groups.range((start, Bound::Unbounded)).map(|(_, g)| g)
+        self.groups.range_after(after).map(|(_, g)| g)
     }
 
     /// The settings every group has on the object with this key.
@@ -618,7 +622,7 @@ impl From<GroupId> for i64 {
 }
 
 /// Adds `id` to the set under `key`; false if it was there already.
-fn add_to<K: Ord + Clone, Id: Ord + Copy>(map: &mut OrdMap<K, IdSet<Id>>, key: K, id: Id) -> bool {
+fn add_to<K: DenseId, Id: Ord + Copy>(map: &mut IdMap<K, IdSet<Id>>, key: K, id: Id) -> bool {
     match map.get_mut(&key) {
         Some(set) => set.insert(id),
         None => {
@@ -630,11 +634,7 @@ fn add_to<K: Ord + Clone, Id: Ord + Copy>(map: &mut OrdMap<K, IdSet<Id>>, key: K
 
 /// Removes `id` from the set under `key` (and the set, once empty); false if
 /// it was not there.
-fn remove_from<K: Ord + Clone, Id: Ord + Copy>(
-    map: &mut OrdMap<K, IdSet<Id>>,
-    key: K,
-    id: Id,
-) -> bool {
+fn remove_from<K: DenseId, Id: Ord + Copy>(map: &mut IdMap<K, IdSet<Id>>, key: K, id: Id) -> bool {
     let Some(set) = map.get_mut(&key) else {
         return false;
     };

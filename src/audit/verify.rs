@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, SecondsFormat};
 use rusqlite::Connection;
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 
@@ -15,6 +14,7 @@ use crate::events::Recorded;
 use crate::fold::{fold, Change, Origin, Sink};
 use crate::log::{chain::ChainError, ReadError};
 use crate::state::{Domain, Group, Head, State, User};
+use crate::FastMap as HashMap;
 
 /// A head an auditor recorded earlier: `HASH@N`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,7 +168,7 @@ impl From<ReadError> for Stop {
 /// streams, see `schema/migrations/0004_lean_log.sql`), so `verify` and
 /// `import` check it.
 #[derive(Default)]
-pub struct StreamVersions(std::collections::HashMap<String, i64>);
+pub struct StreamVersions(HashMap<String, i64>);
 
 impl StreamVersions {
     pub fn check(&mut self, rec: &Recorded) -> Result<(), String> {
@@ -480,6 +480,7 @@ impl Sink for Expected {
             }
             Change::PutUser(u) => self.created("user", u.id.0, u.name.as_str(), Some(u.domain.0)),
             Change::PutGroup(g) => self.created("group", g.id.0, g.name.as_str(), Some(g.domain.0)),
+            Change::GroupVersion { group, .. } => self.history.push(("group", group.0, self.seq)),
             Change::DropUser(id) => self.deleted("user", id.0),
             Change::DropGroup(id) => self.deleted("group", id.0),
             Change::AddMember { group, user, at } => {

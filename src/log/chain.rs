@@ -101,11 +101,17 @@ pub fn compute_hash(rec: &Recorded) -> String {
 }
 
 /// Does `rec` carry the hash its `prev_hash` and columns give? (Lower-case
-/// hex, as `compute_hash` writes it; compared without building the text.)
+/// hex, as `compute_hash` writes it.) The digest is spelled out on the
+/// stack and compared as bytes: `verify` asks this of every event, and
+/// decoding the stored text instead cost more than the spelling.
 pub fn hash_matches(rec: &Recorded) -> bool {
-    let mut stored = [0_u8; 32];
-    let lower = rec.hash.bytes().all(|b| !b.is_ascii_uppercase());
-    lower && hex::decode_to_slice(&rec.hash, &mut stored).is_ok() && stored == digest(rec)
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut spelled = [0_u8; 64];
+    for (pair, byte) in spelled.chunks_exact_mut(2).zip(digest(rec)) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    rec.hash.as_bytes() == spelled
 }
 
 /// Turns a draft into the next record after `head`: assigns `seq`, links and hashes it.

@@ -135,8 +135,14 @@ impl Sink for SqlSink<'_> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![g.id.0, g.name.as_str(), g.domain.0, g.summary, g.email, g.version])?;
-                // Also reached by membership events (the version moves): a touch.
                 self.created("group", g.id.0, g.name.as_str(), Some(g.domain.0))?;
+            }
+            // Every membership and grant event: one column of one row, so the
+            // table's indexes are not touched (a REPLACE rewrites them too).
+            Change::GroupVersion { group, version } => {
+                c.prepare_cached("UPDATE view_groups SET version = ?2 WHERE id = ?1")?
+                    .execute(params![group.0, version])?;
+                self.touch("group", group.0)?;
             }
             Change::DropGroup(id) => {
                 c.prepare_cached("DELETE FROM view_groups WHERE id = ?1")?
