@@ -14,6 +14,13 @@ const BATCH: usize = 512;
 /// Batches in flight: enough to ride out jitter, little memory.
 const IN_FLIGHT: usize = 8;
 
+/// How many rows to make room for, up front, in a vector that collects
+/// about one row per event of a log of `events` events: bounded, since the
+/// count comes from the file being read, which may be anything.
+pub fn capacity_for(events: i64) -> usize {
+    events.clamp(0, 1 << 23) as usize
+}
+
 /// Sets up a read connection for a long sequential scan: the file is mapped
 /// instead of copied page by page through `read`.
 pub fn for_scanning(conn: &Connection) -> rusqlite::Result<()> {
