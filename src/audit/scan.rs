@@ -33,8 +33,9 @@ pub fn for_scanning(conn: &Connection) -> rusqlite::Result<()> {
 /// events in the same order on another thread (every event `inspect`
 /// accepted, nothing after a stop). Returns how the scan ended.
 ///
-/// Batches go back to this thread once consumed, so the events are freed
-/// where they were allocated and the folding thread spends nothing on it.
+/// Batches go back to this thread once consumed, and their records are read
+/// into again: the folding thread frees nothing, and this one allocates
+/// little beyond what each payload decodes to.
 pub fn scan<E>(
     conn: &Connection,
     after: i64,
@@ -57,20 +58,23 @@ where
             }
         });
         let mut batch = Vec::with_capacity(BATCH);
-        let read = log::for_each(conn, after, until, |rec| -> Result<(), E> {
+        // The records of batches the folder is done with, read into again.
+        let mut spares: Vec<Recorded> = Vec::new();
+        let spare = || {
+            if spares.is_empty() {
+                if let Ok(used) = done_rx.try_recv() {
+                    spares = used;
+                }
+            }
+            spares.pop()
+        };
+        let read = log::for_each_into(conn, after, until, spare, |rec| -> Result<(), E> {
             inspect(&rec)?;
             batch.push(rec);
             if batch.len() == BATCH {
-                let next = match done_rx.try_recv() {
-                    Ok(mut used) => {
-                        used.clear();
-                        used
-                    }
-                    Err(_) => Vec::with_capacity(BATCH),
-                };
                 // A closed channel means the folder is gone: it panicked,
                 // which `join` below reports.
-                let _ = tx.send(std::mem::replace(&mut batch, next));
+                let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
             }
             Ok(())
         });

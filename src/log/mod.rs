@@ -326,6 +326,84 @@ where
     Ok(())
 }
 
+/// [`for_each`] for long scans: each event is read into a record `spare`
+/// hands back (one already used, whose text buffers are reused), or a new
+/// one when it has none, so a scan of a million events does not allocate
+/// and free its columns' text a million times over.
+pub fn for_each_into<E>(
+    conn: &Connection,
+    after: i64,
+    until: i64,
+    mut spare: impl FnMut() -> Option<Recorded>,
+    mut f: impl FnMut(Recorded) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<ReadError>,
+{
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "{SELECT_EVENTS} WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"
+        ))
+        .map_err(ReadError::from)?;
+    let mut rows = stmt.query(params![after, until]).map_err(ReadError::from)?;
+    while let Some(row) = rows.next().map_err(ReadError::from)? {
+        let rec = match spare() {
+            Some(mut rec) => {
+                refill(row, &mut rec)?;
+                rec
+            }
+            None => decoded(raw_row(row).map_err(ReadError::from)?)?,
+        };
+        f(rec)?;
+    }
+    Ok(())
+}
+
+/// Reads a row into `rec` as [`raw_row`] and [`decoded`] would, reusing
+/// its buffers.
+fn refill(r: &rusqlite::Row<'_>, rec: &mut Recorded) -> Result<(), ReadError> {
+    fn text(r: &rusqlite::Row<'_>, i: usize, buf: &mut String) -> rusqlite::Result<()> {
+        buf.clear();
+        buf.push_str(r.get_ref(i)?.as_str()?);
+        Ok(())
+    }
+    fn optional(r: &rusqlite::Row<'_>, i: usize, buf: &mut Option<String>) -> rusqlite::Result<()> {
+        match r.get_ref(i)?.as_str_or_null()? {
+            Some(s) => {
+                let b = buf.get_or_insert_with(String::new);
+                b.clear();
+                b.push_str(s);
+            }
+            None => *buf = None,
+        }
+        Ok(())
+    }
+    let mut columns = || -> rusqlite::Result<()> {
+        rec.seq = r.get(0)?;
+        text(r, 1, &mut rec.event_id)?;
+        text(r, 2, &mut rec.stream)?;
+        rec.stream_version = r.get(3)?;
+        text(r, 4, &mut rec.event_type)?;
+        rec.event_version = r.get(5)?;
+        text(r, 6, &mut rec.occurred_at)?;
+        rec.actor = r.get::<_, Option<i64>>(7)?.map(UserId);
+        optional(r, 8, &mut rec.request_id)?;
+        optional(r, 9, &mut rec.reason)?;
+        text(r, 10, &mut rec.data)?;
+        text(r, 11, &mut rec.prev_hash)?;
+        text(r, 12, &mut rec.hash)?;
+        Ok(())
+    };
+    columns()?;
+    rec.event = Event::decode(&rec.event_type, rec.event_version, &rec.data).map_err(|source| {
+        ReadError::Decode {
+            seq: rec.seq,
+            source,
+        }
+    })?;
+    Ok(())
+}
+
 /// Up to `limit` events after `after`, in order.
 pub fn read_after(conn: &Connection, after: i64, limit: usize) -> Result<Vec<Recorded>, ReadError> {
     let mut stmt = conn.prepare_cached(&format!(
