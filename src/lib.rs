@@ -37,6 +37,7 @@ pub mod events;
 pub mod fold;
 pub mod http;
 pub mod log;
+pub mod logging;
 pub mod metrics;
 pub mod projector;
 pub mod queries;

@@ -14,6 +14,7 @@ use rollcall::audit::{as_of, export, generate, history, replay, verify};
 use rollcall::config::{parse_duration, Config, Limits, LoginThrottle};
 use rollcall::domain::{Ident, Kind};
 use rollcall::log;
+use rollcall::logging;
 use std::io::Write;
 
 /// mimalloc instead of the system allocator: a request allocates and frees
@@ -176,12 +177,13 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    // Our own line formats, so that a request's id is on its lines without
+    // a span per request (see `rollcall::logging`).
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.event_format(logging::TextLine::new()).init(),
         LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(logging::JsonLine)
             .init(),
     }
 }

@@ -1,7 +1,7 @@
 //! The one middleware around every route. In order: settle the request id
 //! (the caller's sensible `X-Request-Id`, else a new one) so that handlers,
-//! the events they write and every log line agree on it; open a `request`
-//! span that carries it; refuse what must not reach a handler
+//! the events they write and every log line agree on it; serve the request
+//! with the id on every line it logs ([`crate::logging::in_request`]); refuse what must not reach a handler
 //! ([`super::guard`]); run the handler under the request time-out; put
 //! framework-made errors in the API's shape ([`super::shape`]); count the
 //! answer by route template and status; log it; echo the id back.
@@ -21,12 +21,13 @@ use axum::response::Response;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracing::{Instrument, Level};
+use tracing::Level;
 
 use super::extract::RequestId;
 use super::guard;
 use super::shape::{self, Api};
 use crate::config::Limits;
+use crate::logging;
 use crate::metrics::Metrics;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -137,40 +138,36 @@ pub async fn observe(State(around): State<Around>, mut req: Request, next: Next)
     }
     let (route, writes) = route_of(&req);
     let api = Api::of(req.uri().path());
-    // The span carries only the id: the subscriber formats a span's fields
-    // when the span is made, on every request, whether or not anything is
-    // logged in it. The method and route go on the `answered` line, which
-    // the id ties every other line of the request to.
-    let span = tracing::info_span!("request", id = %rid.0);
     let method = req.method().clone();
     let limits = &around.limits;
-    let mut res = {
-        let _in_flight = InFlight::enter(&around.metrics);
-        async {
+    // Every line logged while serving, the `answered` line included,
+    // carries the id (see `crate::logging`: a task-local, not a span, so a
+    // request that logs nothing pays next to nothing for it).
+    let served = async {
+        let mut res = {
+            let _in_flight = InFlight::enter(&around.metrics);
             let res = match guard::refuse(&req, api, limits.max_header_bytes) {
                 Some(refused) => refused,
                 None => guard::in_time(api, limits.request_timeout, next.run(req)).await,
             };
             shape::reshape(api, res).await
+        };
+        let status = res.status().as_u16();
+        around.metrics.count_request(route.as_str(), status);
+        let took = started.elapsed();
+        let ms = took.as_millis() as u64;
+        let route = route.as_str();
+        if answer_level(writes, status, took) == Level::INFO {
+            tracing::info!(%method, route, status, ms, "answered");
+        } else {
+            tracing::debug!(%method, route, status, ms, "answered");
         }
-        .instrument(span.clone())
-        .await
+        if let Some(v) = rid_header {
+            res.headers_mut().insert(X_REQUEST_ID, v);
+        }
+        res
     };
-    let status = res.status().as_u16();
-    around.metrics.count_request(route.as_str(), status);
-    let took = started.elapsed();
-    let ms = took.as_millis() as u64;
-    let _entered = span.enter();
-    let route = route.as_str();
-    if answer_level(writes, status, took) == Level::INFO {
-        tracing::info!(%method, route, status, ms, "answered");
-    } else {
-        tracing::debug!(%method, route, status, ms, "answered");
-    }
-    if let Some(v) = rid_header {
-        res.headers_mut().insert(X_REQUEST_ID, v);
-    }
-    res
+    logging::in_request(rid.0, served).await
 }
 
 #[cfg(test)]
