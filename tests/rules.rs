@@ -281,6 +281,52 @@ fn folding_a_group_deletion_ends_its_memberships() {
     assert_eq!(g.state.groups_of_after(UserId(2), None).count(), 0);
 }
 
+#[test]
+fn a_membership_event_moves_its_groups_version_and_nothing_else_about_it() {
+    use rollcall::events::Stream;
+    use rollcall::fold::{changes, Change};
+    let mut g = given(vec![
+        user_created(2, "alice", 1, "GLOBAL"),
+        group_created(3, "Devs"),
+    ]);
+    let before = g.state.group(GroupId(3)).expect("group").as_ref().clone();
+    let d = g.when(assign("alice", "Devs")).expect("accepted");
+    // The fold's changes for the event: the version, the membership, the head.
+    let draft = Draft {
+        event_id: "e".into(),
+        stream_version: g.state.stream_version(Stream::Group(GroupId(3))) + 1,
+        occurred_at: "2026-03-01T00:00:00.000Z".into(),
+        actor: None,
+        request_id: None,
+        reason: None,
+        event: d.events[0].clone(),
+    };
+    let rec = seal(&g.state.head, draft);
+    let made = changes(&g.state, &rec);
+    assert!(
+        matches!(
+            made.as_slice(),
+            [
+                Change::GroupVersion { group: GroupId(3), version },
+                Change::AddMember { group: GroupId(3), user: UserId(2), .. },
+                Change::Head(_),
+            ] if *version == before.version + 1
+        ),
+        "{made:?}"
+    );
+    g.apply(d.events);
+    let after = g.state.group(GroupId(3)).expect("group");
+    assert_eq!(after.version, before.version + 1);
+    assert_eq!(
+        (&after.name, &after.summary, after.domain),
+        (&before.name, &before.summary, before.domain)
+    );
+    assert_eq!(
+        g.state.stream_version(Stream::Group(GroupId(3))),
+        before.version + 1
+    );
+}
+
 // ---- the access model -------------------------------------------------------------
 
 mod access_model {

@@ -1,10 +1,11 @@
 //! The one middleware around every route. In order: settle the request id
 //! (the caller's sensible `X-Request-Id`, else a new one) so that handlers,
 //! the events they write and every log line agree on it; serve the request
-//! with the id on every line it logs ([`crate::logging::in_request`]); refuse what must not reach a handler
-//! ([`super::guard`]); run the handler under the request time-out; put
-//! framework-made errors in the API's shape ([`super::shape`]); count the
-//! answer by route template and status; log it; echo the id back.
+//! with that id on every line it logs ([`crate::logging::in_request`]);
+//! refuse what must not reach a handler ([`super::guard`]); run the handler
+//! under the request time-out; put framework-made errors in the API's shape
+//! ([`super::shape`]); count the answer by route template and status; log
+//! it; echo the id back.
 //!
 //! One layer rather than one per job: each `from_fn` layer costs an
 //! allocation and a clone of the inner service per request, and these run on

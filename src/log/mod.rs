@@ -308,22 +308,12 @@ pub fn for_each<E>(
     conn: &Connection,
     after: i64,
     until: i64,
-    mut f: impl FnMut(Recorded) -> Result<(), E>,
+    f: impl FnMut(Recorded) -> Result<(), E>,
 ) -> Result<(), E>
 where
     E: From<ReadError>,
 {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "{SELECT_EVENTS} WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"
-        ))
-        .map_err(ReadError::from)?;
-    let mut rows = stmt.query(params![after, until]).map_err(ReadError::from)?;
-    while let Some(row) = rows.next().map_err(ReadError::from)? {
-        let raw = raw_row(row).map_err(ReadError::from)?;
-        f(decoded(raw)?)?;
-    }
-    Ok(())
+    for_each_into(conn, after, until, || None, f)
 }
 
 /// [`for_each`] for long scans: each event is read into a record `spare`
