@@ -8,9 +8,10 @@
 //! fold of a membership event and every access check makes several.
 //!
 //! A log is not always the writer's own (`import`, `verify` on any file), so
-//! an id far past the others must not make the vector that long: ids more
-//! than [`MAX_GAP`] past the end of the vector, and negative ids, wait in a
-//! B-tree (`spill`) until the vector grows to reach them.
+//! ids spread out must not make the vector long: the vector grows to take a
+//! new id only when that opens few empty slots ([`may_grow`]), which keeps
+//! its length within a small multiple of the entries. Other ids, and
+//! negative ones, wait in a B-tree (`spill`) until the vector reaches them.
 
 use imbl::{OrdMap, Vector};
 use std::fmt;
@@ -19,8 +20,26 @@ use std::ops::Bound;
 
 use crate::domain::{GroupId, UserId};
 
-/// The most empty slots a new id may open at the end of the vector.
+/// The most empty slots a new id may open at the end of the vector, and
+/// the slack allowed over [`SPREAD`] times the entries.
 const MAX_GAP: usize = 4096;
+/// Empty slots a new id may always open: deleted ids leave holes the
+/// vector must not refuse to grow past.
+const SMALL_GAP: usize = 16;
+/// How many slots per entry the vector may reach through larger gaps: a
+/// map of which only every sixteenth id has an entry (the memberships of a
+/// directory where few users are in groups) still lives in the vector.
+const SPREAD: usize = 16;
+
+/// Whether the vector, `len` long and holding `entries` entries, may grow
+/// to take index `i` (at or past its end): for a small gap always; for a
+/// larger one only while the vector stays within [`SPREAD`] slots per
+/// entry (plus [`MAX_GAP`]). So its length is at most about sixteen times
+/// the entries, whatever ids a file holds.
+fn may_grow(len: usize, entries: usize, i: usize) -> bool {
+    let gap = i - len;
+    gap <= SMALL_GAP || (gap <= MAX_GAP && i < SPREAD * entries + MAX_GAP)
+}
 
 /// An id that is its value's index.
 pub(crate) trait DenseId: Copy + Ord {
@@ -92,7 +111,7 @@ impl<K: DenseId, V: Clone> IdMap<K, V> {
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         let old = match key.index() {
             Some(i) if i < self.dense.len() => self.dense.set(i, Some(value)),
-            Some(i) if i - self.dense.len() <= MAX_GAP => {
+            Some(i) if may_grow(self.dense.len(), self.len, i) => {
                 self.grow_to(i + 1);
                 self.dense.set(i, Some(value))
             }
@@ -262,16 +281,17 @@ mod tests {
         assert_eq!(entries(&m, None), [(1, 1), (1 << 40, 3), (i64::MAX, 2)]);
         // Growing towards a spilled id takes it into the vector.
         m.insert(UserId(3000), 4);
-        m.insert(UserId(5000), 5);
+        m.insert(UserId(4050), 5);
         m.insert(UserId(4000), 6);
         assert_eq!(m.spill.len(), 2);
+        assert_eq!(m.dense.len(), 4051);
         let mut far = IdMap::default();
         far.insert(UserId(MAX_GAP as i64 + 10), 7);
         far.insert(UserId(20), 8);
         assert_eq!(far.spill.len(), 1);
         far.insert(UserId(MAX_GAP as i64), 9);
         assert_eq!(far.spill.len(), 1, "still past the vector's end");
-        far.insert(UserId(MAX_GAP as i64 + 20), 10);
+        far.insert(UserId(MAX_GAP as i64 + 12), 10);
         assert!(
             far.spill.is_empty(),
             "the spilled id is within the vector now"
@@ -282,10 +302,52 @@ mod tests {
                 (20, 8),
                 (MAX_GAP as i64, 9),
                 (MAX_GAP as i64 + 10, 7),
-                (MAX_GAP as i64 + 20, 10)
+                (MAX_GAP as i64 + 12, 10)
             ]
         );
         assert_eq!(far.len(), 4);
+    }
+
+    #[test]
+    fn ids_spread_out_keep_the_vector_short() {
+        // Every thousandth id: the vector would be a thousand times the
+        // entries; instead most of them wait in the spill.
+        let mut m: IdMap<UserId, i64> = IdMap::default();
+        for n in 1..=2_000_i64 {
+            m.insert(UserId(n * 1_000), n);
+        }
+        assert_eq!(m.len(), 2_000);
+        assert!(
+            m.dense.len() <= SPREAD * 2_000 + MAX_GAP,
+            "{}",
+            m.dense.len()
+        );
+        assert_eq!(m.get(&UserId(1_234_000)), Some(&1_234));
+        assert_eq!(entries(&m, Some(1_999_000)), [(2_000_000, 2_000)]);
+        // Every tenth id, a sparse map the writer's ids can make: all of
+        // it in the vector.
+        let mut sparse: IdMap<UserId, i64> = IdMap::default();
+        for n in 1..=1_000_i64 {
+            sparse.insert(UserId(n * 10), n);
+        }
+        assert!(sparse.spill.is_empty());
+        // Ids one after another after many deleted ones still go in the
+        // vector, however few entries are left.
+        let mut d: IdMap<GroupId, i64> = IdMap::default();
+        for n in 1..=10_000 {
+            d.insert(GroupId(n), n);
+        }
+        for n in 1..=9_990 {
+            d.remove(&GroupId(n));
+        }
+        d.insert(GroupId(10_001), 0);
+        d.insert(GroupId(10_010), 0);
+        assert!(d.spill.is_empty());
+        assert_eq!(d.len(), 12);
+        // A wider gap with so few entries waits in the spill instead.
+        d.insert(GroupId(14_500), 0);
+        assert_eq!(d.spill.len(), 1);
+        assert_eq!(d.get(&GroupId(14_500)), Some(&0));
     }
 
     #[test]
