@@ -79,6 +79,9 @@ where
             true => write!(writer, " {}{}\x1b[0m ", colour(level), padded(level))?,
             false => write!(writer, " {} ", padded(level))?,
         }
+        // Written as it is: a request id is printable ASCII without spaces
+        // (`RequestId::from_headers` makes one otherwise), so it cannot
+        // carry an escape sequence or break the line.
         write_request_id(|id| match ansi {
             true => write!(writer, "\x1b[1mrequest\x1b[0m{{id={id}}}: "),
             false => write!(writer, "request{{id={id}}}: "),
