@@ -21,6 +21,14 @@ pub struct Stamp {
 }
 
 /// One mechanical change to the views. Sinks apply these without any rules.
+///
+/// Which changes enter an object's `view_history` (the events that touch it,
+/// for the history API) is the same in every sink: creating, changing or
+/// deleting the object, and a grant the group holds set or dropped. A
+/// membership change enters none: its position is already in
+/// `view_membership_intervals` (as `from_seq` or `to_seq`), from which
+/// [`crate::audit::history`] reads it, so an assignment writes one history
+/// row (its interval) and not three.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     PutDomain(Arc<Domain>),

@@ -13,6 +13,14 @@ use crate::views::{self, SqlSink};
 /// Loads the views and folds whatever the log holds beyond their checkpoint,
 /// in one transaction. Returns the state at the log head.
 pub fn catch_up(conn: &mut Connection) -> anyhow::Result<State> {
+    // Views emptied by a migration (or never written) while the log holds
+    // events: one bulk fold writes each view once, sorted, instead of a
+    // statement per row in the order the log visits them.
+    let views_at: i64 = conn.query_row("SELECT seq FROM view_checkpoint", [], |r| r.get(0))?;
+    if views_at == 0 && log::head(conn)?.is_some() {
+        tracing::info!("the views are empty: folding the whole log into them");
+        return rebuild(conn);
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut state = views::load(&tx).context("Failed to load the views")?;
     let from = state.head.seq;

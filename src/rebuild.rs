@@ -34,15 +34,22 @@ pub fn rebuild(conn: &mut Connection) -> anyhow::Result<State> {
     // the whole rebuild (the views go back to what they were, consistent with
     // their checkpoint), never part of it. The next durable commit on the file
     // syncs the WAL, and this transaction with it.
-    let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    //
     // The log is read sequentially through a memory map; the index builds
-    // sort in memory.
+    // sort in memory. Each setting is put back after: the connection may be
+    // the one the server goes on writing with ([`crate::projector::catch_up`]).
+    let saved: Vec<(&str, i64)> = ["synchronous", "mmap_size", "cache_size", "temp_store"]
+        .into_iter()
+        .map(|p| Ok((p, conn.pragma_query_value(None, p, |r| r.get(0))?)))
+        .collect::<rusqlite::Result<_>>()?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     scan::for_scanning(conn)?;
     conn.pragma_update(None, "cache_size", -262_144)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     let result = rebuild_in_transaction(conn);
-    conn.pragma_update(None, "synchronous", synchronous)?;
+    for (pragma, value) in saved {
+        conn.pragma_update(None, pragma, value)?;
+    }
     result
 }
 
@@ -216,7 +223,6 @@ impl Rows {
     fn reserve(&mut self, events: i64) {
         let n = scan::capacity_for(events);
         self.intervals.reserve(n);
-        self.history.reserve(2 * n);
         self.stamps.rows.reserve(n);
         // An event's time is 24 bytes; reasons and request ids add a few more.
         self.stamps.text.reserve(32 * n);
@@ -313,7 +319,7 @@ impl Sink for Rows {
             Change::PutGroup(g) => {
                 self.created(Kind::Group, g.id.0, g.name.as_str(), Some(g.domain.0))
             }
-            Change::GroupVersion { group, .. } => self.touch(Kind::Group, group.0),
+            Change::GroupVersion { .. } => {}
             Change::DropUser(id) => {
                 self.deleted(Kind::User, id.0);
             }
@@ -330,8 +336,6 @@ impl Sink for Rows {
                     to: None,
                     still_open,
                 });
-                self.touch(Kind::Group, group.0);
-                self.touch(Kind::User, user.0);
             }
             Change::RemoveMember { group, user, at } => {
                 let stamp = self.stamp();
@@ -341,8 +345,6 @@ impl Sink for Rows {
                     row.to = Some((at.seq, stamp));
                     next = row.still_open.take();
                 }
-                self.touch(Kind::Group, group.0);
-                self.touch(Kind::User, user.0);
             }
             Change::PutGrant {
                 object,
@@ -361,10 +363,12 @@ impl Sink for Rows {
                     flags: *flags,
                     still_open,
                 });
+                self.touch(Kind::Group, group.0);
             }
             Change::DropGrant { object, group } => {
                 self.grants.remove(&(object.clone(), group.0));
                 self.close_grant(object, group.0);
+                self.touch(Kind::Group, group.0);
             }
             Change::Head(_) => {}
         }

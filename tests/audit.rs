@@ -150,7 +150,26 @@ async fn the_writer_keeps_intervals_with_who_opened_and_closed_them() {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert_eq!(touched, [a1 - 1, a1, a2, a3, gone]);
+    // Her own rows: created and deleted. Her memberships' changes are read
+    // from the intervals above, and her history holds every one of them.
+    assert_eq!(touched, [a1 - 1, gone]);
+    let mut history = Vec::new();
+    rollcall::audit::history::for_each(&conn, Kind::User, 2, |e| {
+        history.push(e.event.position);
+        Ok(())
+    })
+    .expect("history");
+    assert_eq!(history, [a1 - 1, a1, a2, a3, gone]);
+    let mut group = Vec::new();
+    rollcall::audit::history::for_each(&conn, Kind::Group, 2, |e| {
+        group.push(e.event.position);
+        Ok(())
+    })
+    .expect("group history");
+    assert_eq!(
+        group.iter().filter(|p| **p > a1 - 1).collect::<Vec<_>>(),
+        [&a1, &a2, &a3, &gone]
+    );
     // The facts a rule judged in the past would ask for.
     for (at, member, alive) in [
         (a1 - 1, false, true),

@@ -158,6 +158,61 @@ async fn a_version_3_log_migrates_to_the_lean_table_row_for_row() {
     assert_eq!(state, views::load(&source).expect("load"));
 }
 
+/// The rows of `view_history`, in key order.
+fn history_rows(conn: &rusqlite::Connection) -> Vec<(String, i64, i64)> {
+    conn.prepare("SELECT kind, id, seq FROM view_history ORDER BY kind, id, seq")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[tokio::test]
+async fn a_version_5_database_refolds_its_views_without_membership_history_rows() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("v5.db");
+    some_history(&db).await;
+    let current = history_rows(&rusqlite::Connection::open(&db).expect("open"));
+    assert!(
+        current
+            .iter()
+            .all(|(kind, _, seq)| kind != "user" || *seq != 7),
+        "no row for the assignment: {current:?}"
+    );
+
+    // As version 5 left it: a row in `view_history` for the group and the
+    // user of every membership change, beside its interval.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    conn.execute_batch(
+        "INSERT OR IGNORE INTO view_history (kind, id, seq)
+              SELECT 'group', group_id, from_seq FROM view_membership_intervals
+         UNION SELECT 'user', user_id, from_seq FROM view_membership_intervals;",
+    )
+    .expect("old rows");
+    conn.pragma_update(None, "user_version", 5)
+        .expect("version");
+    assert_ne!(history_rows(&conn), current);
+    drop(conn);
+
+    let mut conn = log::open_writer(&db).expect("opened and migrated");
+    let state = projector::catch_up(&mut conn).expect("views folded");
+    assert_eq!(state.head.seq, 7);
+    assert_eq!(history_rows(&conn), current, "the old rows are gone");
+    rollcall::backup::check(&conn).expect("the views equal a fold of the log");
+    let mut assignments = Vec::new();
+    rollcall::audit::history::for_each(&conn, Kind::User, 2, |e| {
+        assignments.push((e.event.position, e.event.event_type.clone()));
+        Ok(())
+    })
+    .expect("history");
+    assert_eq!(
+        assignments.last(),
+        Some(&(7, Some("UserAssigned".to_owned()))),
+        "alice's history still shows her assignment: {assignments:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_views_follow_the_log_while_the_writer_runs() {
     let dir = tempfile::tempdir().expect("dir");

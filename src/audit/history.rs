@@ -1,12 +1,15 @@
-//! An object's history: the events touching a user or group, read through
-//! the `view_history` index (newest first, a page at a time, for the API; or
-//! oldest first as a readable timeline for `rollcall history`).
+//! An object's history: the events touching a user or group (newest first, a
+//! page at a time, for the API; or oldest first as a readable timeline for
+//! `rollcall history`). Its positions come from two indexes: `view_history`
+//! for the events that created, changed or deleted the object or a grant it
+//! holds, and `view_membership_intervals` for its membership changes, each
+//! the start or the end of an interval (see [`crate::fold::Change`]).
 
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::as_of::{kind_str, EventRef, HistoryResult, Object};
+use super::as_of::{EventRef, HistoryResult, Object};
 use crate::domain::Kind;
 use crate::queries::{encode_cursor, PageRequest};
 
@@ -20,11 +23,44 @@ pub struct Entry {
     pub hash: String,
 }
 
-const ENTRY_SQL: &str = "SELECT e.seq, e.occurred_at, e.event_type, e.actor, a.qualified_name,
-            e.reason, e.request_id, e.data, e.hash
-       FROM view_history h JOIN events e ON e.seq = h.seq
-       LEFT JOIN view_directory a ON a.kind = 'user' AND a.id = e.actor
-      WHERE h.kind = ?1 AND h.id = ?2";
+/// The events touching object `?1` below position `?2`, as `h.seq`, unordered.
+/// For a user or group, its memberships' starts and ends join its own rows;
+/// `UNION` makes an event that both started and ended one appear once. The
+/// interval index is read whole for the object, so a page of a group's
+/// history costs a read of all its memberships, past ones included.
+fn positions(kind: Kind) -> &'static str {
+    match kind {
+        Kind::User => {
+            "(SELECT seq FROM view_history WHERE kind = 'user' AND id = ?1 AND seq < ?2
+              UNION SELECT from_seq FROM view_membership_intervals
+                     WHERE user_id = ?1 AND from_seq < ?2
+              UNION SELECT to_seq FROM view_membership_intervals
+                     WHERE user_id = ?1 AND to_seq < ?2)"
+        }
+        Kind::Group => {
+            "(SELECT seq FROM view_history WHERE kind = 'group' AND id = ?1 AND seq < ?2
+              UNION SELECT from_seq FROM view_membership_intervals
+                     WHERE group_id = ?1 AND from_seq < ?2
+              UNION SELECT to_seq FROM view_membership_intervals
+                     WHERE group_id = ?1 AND to_seq < ?2)"
+        }
+        Kind::Domain => {
+            "(SELECT seq FROM view_history WHERE kind = 'domain' AND id = ?1 AND seq < ?2)"
+        }
+    }
+}
+
+/// The entries at those positions, in the order `order` says.
+fn entries_sql(kind: Kind, order: &str) -> String {
+    format!(
+        "SELECT e.seq, e.occurred_at, e.event_type, e.actor, a.qualified_name,
+                e.reason, e.request_id, e.data, e.hash
+           FROM {} h JOIN events e ON e.seq = h.seq
+           LEFT JOIN view_directory a ON a.kind = 'user' AND a.id = e.actor
+          ORDER BY h.seq {order}",
+        positions(kind)
+    )
+}
 
 fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
     let actor: Option<i64> = r.get(3)?;
@@ -59,13 +95,8 @@ pub fn page(
     req: PageRequest,
 ) -> HistoryResult<(Vec<Entry>, Option<String>)> {
     let before = req.after.unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(&format!(
-        "{ENTRY_SQL} AND h.seq < ?3 ORDER BY h.seq DESC LIMIT ?4"
-    ))?;
-    let rows = stmt.query_map(
-        params![kind_str(kind), id, before, req.limit as i64 + 1],
-        entry,
-    )?;
+    let mut stmt = conn.prepare_cached(&format!("{} LIMIT ?3", entries_sql(kind, "DESC")))?;
+    let rows = stmt.query_map(params![id, before, req.limit as i64 + 1], entry)?;
     let mut out: Vec<Entry> = Vec::with_capacity(req.limit.min(128));
     for row in rows {
         let e = row?;
@@ -85,8 +116,8 @@ pub fn for_each(
     id: i64,
     mut f: impl FnMut(Entry) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut stmt = conn.prepare(&format!("{ENTRY_SQL} ORDER BY h.seq"))?;
-    let mut rows = stmt.query(params![kind_str(kind), id])?;
+    let mut stmt = conn.prepare(&entries_sql(kind, "ASC"))?;
+    let mut rows = stmt.query(params![id, i64::MAX])?;
     while let Some(r) = rows.next()? {
         f(entry(r)?)?;
     }

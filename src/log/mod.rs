@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/migrations/0003_grant_history.sql"),
     include_str!("../../schema/migrations/0004_lean_log.sql"),
     include_str!("../../schema/migrations/0005_memberships_from_intervals.sql"),
+    include_str!("../../schema/migrations/0006_history_from_intervals.sql"),
 ];
 
 /// The schema version this build writes.

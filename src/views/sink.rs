@@ -16,8 +16,8 @@ pub struct SqlSink<'c> {
     actor: Option<i64>,
     reason: Option<String>,
     request_id: Option<String>,
-    /// The objects this event has touched so far: a membership event names
-    /// its group twice (the version bump and the member), one row is enough.
+    /// The objects this event has touched so far: a group deleted drops each
+    /// of its grants and then itself, one row is enough.
     touched: Vec<(&'static str, i64)>,
 }
 
@@ -142,7 +142,6 @@ impl Sink for SqlSink<'_> {
             Change::GroupVersion { group, version } => {
                 c.prepare_cached("UPDATE view_groups SET version = ?2 WHERE id = ?1")?
                     .execute(params![group.0, version])?;
-                self.touch("group", group.0)?;
             }
             Change::DropGroup(id) => {
                 c.prepare_cached("DELETE FROM view_groups WHERE id = ?1")?
@@ -150,7 +149,8 @@ impl Sink for SqlSink<'_> {
                 self.deleted("group", id.0)?;
             }
             // Current memberships are the open intervals (`view_memberships`
-            // is a SQL view of them): one row to write per change, not two.
+            // is a SQL view of them), and the interval is also the change's
+            // entry in both objects' histories: one row to write per change.
             Change::AddMember { group, user, at } => {
                 c.prepare_cached(
                     "INSERT INTO view_membership_intervals
@@ -166,8 +166,6 @@ impl Sink for SqlSink<'_> {
                     self.reason,
                     self.request_id
                 ])?;
-                self.touch("group", group.0)?;
-                self.touch("user", user.0)?;
             }
             Change::RemoveMember { group, user, at } => {
                 c.prepare_cached(
@@ -184,8 +182,6 @@ impl Sink for SqlSink<'_> {
                     self.reason,
                     self.request_id
                 ])?;
-                self.touch("group", group.0)?;
-                self.touch("user", user.0)?;
             }
             Change::PutGrant {
                 object,
@@ -212,11 +208,13 @@ impl Sink for SqlSink<'_> {
                     flags.read,
                     flags.write
                 ])?;
+                self.touch("group", group.0)?;
             }
             Change::DropGrant { object, group } => {
                 c.prepare_cached("DELETE FROM view_grants WHERE object = ?1 AND group_id = ?2")?
                     .execute(params![&**object, group.0])?;
                 self.close_grant_interval(object, *group)?;
+                self.touch("group", group.0)?;
             }
             // The checkpoint is written once per transaction by `save_checkpoint`.
             Change::Head(_) => {}

@@ -510,3 +510,57 @@ async fn grants_show_in_the_groups_history() {
     assert_eq!(e["data"]["object"], "environment:GLOBAL.Prod");
     assert_eq!(v["events"][1]["type"], "GroupCreated");
 }
+
+#[tokio::test]
+async fn a_group_deleted_shows_in_its_members_and_its_grant_holders_histories() {
+    let app = spawn_app().await;
+    app.create_user("erin", "GLOBAL").await;
+    app.create_group("Auditors", "GLOBAL").await;
+    app.create_group("Temp", "GLOBAL").await;
+    position(
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/groups/Temp/members/erin",
+        "joined",
+    )
+    .await;
+    let body =
+        serde_json::json!({"group": "Auditors", "object": "group:GLOBAL.Temp", "read": true});
+    let (s, v) = app
+        .api(
+            reqwest::Method::PUT,
+            &app.admin,
+            "/api/v1/grants",
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app
+        .api(
+            reqwest::Method::DELETE,
+            &app.admin,
+            "/api/v1/groups/Temp",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let head = get_ok(&app, "/api/v1/log/head").await;
+    let gone = head["position"].as_i64().expect("position");
+
+    // Erin's membership ended with the group, and the grant Auditors held
+    // on it went too: each history's newest event is the deletion.
+    for path in [
+        "/api/v1/users/erin/history",
+        "/api/v1/groups/Auditors/history",
+    ] {
+        let v = get_ok(&app, path).await;
+        let e = &v["events"][0];
+        assert_eq!(
+            (e["position"].as_i64(), &e["type"]),
+            (Some(gone), &serde_json::json!("GroupDeleted")),
+            "{path}: {v}"
+        );
+    }
+    let v = get_ok(&app, "/api/v1/groups/Auditors/history").await;
+    assert_eq!(v["events"][1]["type"], "AccessGranted", "{v}");
+}
