@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::as_of::{EventRef, HistoryResult, Object};
+use super::as_of::{kind_str, EventRef, HistoryResult, Object};
 use crate::domain::Kind;
 use crate::queries::{encode_cursor, PageRequest};
 
@@ -28,26 +28,23 @@ pub struct Entry {
 /// `UNION` makes an event that both started and ended one appear once. The
 /// interval index is read whole for the object, so a page of a group's
 /// history costs a read of all its memberships, past ones included.
-fn positions(kind: Kind) -> &'static str {
-    match kind {
-        Kind::User => {
-            "(SELECT seq FROM view_history WHERE kind = 'user' AND id = ?1 AND seq < ?2
-              UNION SELECT from_seq FROM view_membership_intervals
-                     WHERE user_id = ?1 AND from_seq < ?2
-              UNION SELECT to_seq FROM view_membership_intervals
-                     WHERE user_id = ?1 AND to_seq < ?2)"
-        }
-        Kind::Group => {
-            "(SELECT seq FROM view_history WHERE kind = 'group' AND id = ?1 AND seq < ?2
-              UNION SELECT from_seq FROM view_membership_intervals
-                     WHERE group_id = ?1 AND from_seq < ?2
-              UNION SELECT to_seq FROM view_membership_intervals
-                     WHERE group_id = ?1 AND to_seq < ?2)"
-        }
-        Kind::Domain => {
-            "(SELECT seq FROM view_history WHERE kind = 'domain' AND id = ?1 AND seq < ?2)"
-        }
-    }
+fn positions(kind: Kind) -> String {
+    let own = format!(
+        "SELECT seq FROM view_history WHERE kind = '{}' AND id = ?1 AND seq < ?2",
+        kind_str(kind)
+    );
+    let column = match kind {
+        Kind::User => "user_id",
+        Kind::Group => "group_id",
+        Kind::Domain => return format!("({own})"),
+    };
+    format!(
+        "({own}
+          UNION SELECT from_seq FROM view_membership_intervals
+                 WHERE {column} = ?1 AND from_seq < ?2
+          UNION SELECT to_seq FROM view_membership_intervals
+                 WHERE {column} = ?1 AND to_seq < ?2)"
+    )
 }
 
 /// The entries at those positions, in the order `order` says.
@@ -126,14 +123,13 @@ pub fn for_each(
 
 /// A heading for a timeline: the object, and when it came and went.
 pub fn heading(kind: Kind, o: &Object) -> String {
-    let what = match kind {
-        Kind::User => "user",
-        Kind::Group => "group",
-        Kind::Domain => "domain",
-    };
     let mut s = format!(
-        "{what} {} (id {}), created {} at position {}",
-        o.qualified_name, o.id, o.created.time, o.created.position
+        "{} {} (id {}), created {} at position {}",
+        kind_str(kind),
+        o.qualified_name,
+        o.id,
+        o.created.time,
+        o.created.position
     );
     if let Some(d) = &o.deleted {
         s.push_str(&format!(", deleted {} at position {}", d.time, d.position));

@@ -22,16 +22,7 @@ async fn grant(app: &TestApp, group: &str, object: &str, flags: Value) -> Value 
     for (k, v) in flags.as_object().expect("flags") {
         body[k] = v.clone();
     }
-    let (s, v) = app
-        .api(
-            reqwest::Method::PUT,
-            &app.admin,
-            "/api/v1/grants",
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    v
+    app.grant(body).await
 }
 
 #[tokio::test]

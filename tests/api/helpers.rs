@@ -254,6 +254,21 @@ impl TestApp {
         v
     }
 
+    /// Sets a grant as admin (`body` as `PUT /api/v1/grants` takes it);
+    /// panics unless 200.
+    pub async fn grant(&self, body: Value) -> Value {
+        let (s, v) = self
+            .api(
+                reqwest::Method::PUT,
+                &self.admin,
+                "/api/v1/grants",
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    }
+
     /// Names of the members of `group`, as the JSON API lists them.
     pub async fn member_names(&self, group: &str) -> Vec<String> {
         let (s, v) = self

@@ -494,15 +494,7 @@ async fn grants_show_in_the_groups_history() {
     let app = spawn_app().await;
     app.create_group("Deployers", "GLOBAL").await;
     let body = serde_json::json!({"group": "Deployers", "object": "environment:GLOBAL.Prod", "write": true, "reason": "release duty"});
-    let (s, v) = app
-        .api(
-            reqwest::Method::PUT,
-            &app.admin,
-            "/api/v1/grants",
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    app.grant(body).await;
     let v = get_ok(&app, "/api/v1/groups/Deployers/history").await;
     let e = &v["events"][0];
     assert_eq!(e["type"], "AccessGranted");
@@ -526,15 +518,7 @@ async fn a_group_deleted_shows_in_its_members_and_its_grant_holders_histories() 
     .await;
     let body =
         serde_json::json!({"group": "Auditors", "object": "group:GLOBAL.Temp", "read": true});
-    let (s, v) = app
-        .api(
-            reqwest::Method::PUT,
-            &app.admin,
-            "/api/v1/grants",
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    app.grant(body).await;
     let (s, v) = app
         .api(
             reqwest::Method::DELETE,
