@@ -40,6 +40,7 @@ trap 'rm -rf "$work"' EXIT
 if [ -n "$given_db" ]; then
     db=$work/given.db
     cp "$given_db" "$db"
+    cp "$given_db-views" "$db-views"
 else
     echo "callgrind-checks: building the --quick data set" >&2
     "$bench" --quick --keep --dir "$work" --rollcall "$bin" >/dev/null 2>"$work/bench.err"
@@ -54,9 +55,10 @@ sim=()
 python3 - "$db" "$work/paths" <<'EOF'
 import random, sqlite3, sys
 db, out = sys.argv[1], sys.argv[2]
-objects = [r[0] for r in sqlite3.connect(db).execute(
+views = sqlite3.connect(db + "-views")  # the views' own file, beside the database
+objects = [r[0] for r in views.execute(
     "SELECT DISTINCT object FROM view_grants WHERE object NOT LIKE 'domain:%' ORDER BY object")]
-users = sqlite3.connect(db).execute("SELECT count(*) FROM view_users").fetchone()[0] - 1
+users = views.execute("SELECT count(*) FROM view_users").fetchone()[0] - 1
 rng = random.Random(7)
 with open(out, "w") as f:
     for _ in range(3600):

@@ -14,7 +14,7 @@
 //! [`SqlSink`]: crate::views::SqlSink
 
 use anyhow::Context;
-use rusqlite::{Connection, Statement, ToSql, TransactionBehavior};
+use rusqlite::{Connection, DatabaseName, Statement, ToSql, TransactionBehavior};
 use std::sync::Arc;
 
 use crate::audit::scan;
@@ -27,28 +27,37 @@ use crate::FastMap as HashMap;
 
 /// Drops every view and folds the whole log again, in one transaction.
 /// Returns the new state.
+///
+/// `conn` is on the database with its views file attached
+/// ([`crate::log::open_writer`]); only the views file is written.
 pub fn rebuild(conn: &mut Connection) -> anyhow::Result<State> {
     // Only views are written here, never the log, so the commit need not
     // wait for the disk: in WAL mode `synchronous = NORMAL` still commits
     // atomically and never corrupts the file; a crash right after may undo
     // the whole rebuild (the views go back to what they were, consistent with
-    // their checkpoint), never part of it. The next durable commit on the file
-    // syncs the WAL, and this transaction with it.
+    // their checkpoint), never part of it.
     //
     // The log is read sequentially through a memory map; the index builds
     // sort in memory. Each setting is put back after: the connection may be
     // the one the server goes on writing with ([`crate::projector::catch_up`]).
-    let saved: Vec<(&str, i64)> = ["synchronous", "mmap_size", "cache_size", "temp_store"]
-        .into_iter()
-        .map(|p| Ok((p, conn.pragma_query_value(None, p, |r| r.get(0))?)))
+    let views = Some(DatabaseName::Attached(views::file::SCHEMA_NAME));
+    let settings = [
+        (views, "synchronous"),
+        (None, "mmap_size"),
+        (views, "cache_size"),
+        (None, "temp_store"),
+    ];
+    let saved: Vec<i64> = settings
+        .iter()
+        .map(|(db, p)| conn.pragma_query_value(*db, p, |r| r.get(0)))
         .collect::<rusqlite::Result<_>>()?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(views, "synchronous", "NORMAL")?;
     scan::for_scanning(conn)?;
-    conn.pragma_update(None, "cache_size", -262_144)?;
+    conn.pragma_update(views, "cache_size", -262_144)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     let result = rebuild_in_transaction(conn);
-    for (pragma, value) in saved {
-        conn.pragma_update(None, pragma, value)?;
+    for ((db, pragma), value) in settings.into_iter().zip(saved) {
+        conn.pragma_update(db, pragma, value)?;
     }
     result
 }
@@ -386,13 +395,16 @@ const VIEW_TABLES: &str = "'view_domains', 'view_users', 'view_groups', 'view_gr
 fn write(conn: &Connection, state: &State, rows: Rows) -> anyhow::Result<()> {
     let indexes: Vec<(String, String)> = conn
         .prepare(&format!(
-            "SELECT name, sql FROM sqlite_schema
+            "SELECT name, sql FROM views.sqlite_schema
               WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({VIEW_TABLES})"
         ))?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (name, _) in &indexes {
-        conn.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+        conn.execute_batch(&format!(
+            "DROP INDEX views.\"{}\"",
+            name.replace('"', "\"\"")
+        ))?;
     }
     views::clear(conn)?;
 
@@ -473,7 +485,9 @@ fn write(conn: &Connection, state: &State, rows: Rows) -> anyhow::Result<()> {
 
     let started = std::time::Instant::now();
     for (_, sql) in &indexes {
-        conn.execute_batch(sql)?;
+        // Stored as `CREATE INDEX name ON ...`: made again in the views file.
+        let sql = sql.replacen("CREATE INDEX ", "CREATE INDEX views.", 1);
+        conn.execute_batch(&sql)?;
     }
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,

@@ -5,11 +5,12 @@
 //! Why behind: every view row an event touches sits on a random page of a
 //! large b-tree. Writing them inside each durable commit cost a random page
 //! per view per event (tens of KB to disk per write). Here thousands of
-//! events share one transaction, and so share the pages they touch, and the
-//! commit needs no fsync of its own (`synchronous=NORMAL`, see
-//! [`crate::log::open_view_writer`]): the log stays the record, and whatever
-//! the views had not reached at a crash is folded again from the log at the
-//! next start ([`crate::projector::catch_up`]).
+//! events share one transaction, and so share the pages they touch; the views
+//! have a file of their own, so neither their lock nor their I/O is in a
+//! durable write's way; and their commits do not wait for the disk (see
+//! [`crate::views::file`]): the log stays the record, and whatever the views
+//! had not reached at a crash is folded again from the log at the next start
+//! ([`crate::projector::catch_up`]).
 //!
 //! What the views are not needed for: access checks and current membership
 //! are answered from the in-memory state, which the writer publishes before
@@ -23,9 +24,8 @@
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -49,10 +49,6 @@ const CHANNEL_BATCHES: usize = 64;
 const PACE: Duration = Duration::from_millis(20);
 /// How often the view writer checkpoints the WAL while events keep coming.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// How long the view writer keeps SQLite's write lock once the log writer
-/// is waiting for it: long enough to share pages, short enough not to be
-/// felt by a durable write.
-const YIELD_AFTER: Duration = Duration::from_millis(1);
 
 /// One event's changes to the views, as the writer's fold produced them.
 #[derive(Debug)]
@@ -94,39 +90,6 @@ impl Sink for Recorder {
     }
 }
 
-/// Turns at SQLite's single write lock, shared by the log writer and the
-/// view writer in one process. Taking turns here, rather than letting SQLite
-/// answer SQLITE_BUSY, avoids its busy handler's sleeps; and the log writer
-/// goes first: the view writer ends its transaction soon after it sees the
-/// log writer waiting.
-#[derive(Default)]
-pub struct WriteTurn {
-    lock: Mutex<()>,
-    writer_waiting: AtomicBool,
-}
-
-impl WriteTurn {
-    /// The log writer's turn; blocks until the view writer commits.
-    pub fn writer(&self) -> MutexGuard<'_, ()> {
-        self.writer_waiting.store(true, Ordering::Release);
-        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.writer_waiting.store(false, Ordering::Release);
-        guard
-    }
-
-    fn views(&self) -> MutexGuard<'_, ()> {
-        // Do not barge in ahead of a log writer that is already waiting.
-        while self.writer_waiting.load(Ordering::Acquire) {
-            std::thread::yield_now();
-        }
-        self.lock.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn writer_waiting(&self) -> bool {
-        self.writer_waiting.load(Ordering::Acquire)
-    }
-}
-
 /// Starts the view writer on `conn`, whose views are at `head` with `last_ids`.
 /// It runs until every sender of the returned channel is dropped and what
 /// they sent is written. Sending blocks while the view writer is
@@ -135,7 +98,6 @@ pub fn spawn(
     conn: Connection,
     head: Head,
     last_ids: LastIds,
-    turn: Arc<WriteTurn>,
     read: Arc<ReadModel>,
 ) -> std::io::Result<(SyncSender<Vec<Pending>>, JoinHandle<()>)> {
     let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL_BATCHES);
@@ -143,7 +105,6 @@ pub fn spawn(
         conn,
         head,
         last_ids,
-        turn,
         read,
         queue: VecDeque::new(),
         checkpointed: Instant::now(),
@@ -161,7 +122,6 @@ struct ViewWriter {
     /// Where the views are: the last event written and the id high-water marks.
     head: Head,
     last_ids: LastIds,
-    turn: Arc<WriteTurn>,
     read: Arc<ReadModel>,
     /// Events received, not yet written.
     queue: VecDeque<Pending>,
@@ -185,7 +145,10 @@ impl ViewWriter {
                         self.checkpoint();
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        open = false;
+                        continue;
+                    }
                 }
             }
             // Gather for the rest of the pace, unless a full chunk is waiting.
@@ -243,6 +206,11 @@ impl ViewWriter {
                 }
             }
         }
+        // Everything sent is written: sync it all and clear the mark, so the
+        // next start, on this boot or another, takes the views as they are.
+        if let Err(e) = crate::views::file::close_clean(&self.conn) {
+            tracing::warn!(error = %e, "could not close the views cleanly; a start after a machine restart folds them anew");
+        }
     }
 
     /// Checkpoints the WAL if anything was committed since the last time, and
@@ -253,13 +221,6 @@ impl ViewWriter {
         if !self.unchecked {
             return;
         }
-        // Most of the copying happens here, while the log writer goes on...
-        if let Err(e) = crate::log::checkpoint(&self.conn) {
-            tracing::warn!(error = %e, "could not checkpoint the WAL");
-        }
-        // ...and the rest with the log writer held off, so the checkpoint
-        // catches up with it and the WAL can start again from the beginning.
-        let _turn = self.turn.views();
         match crate::log::restart_wal(&self.conn) {
             Ok(true) => {}
             Ok(false) => {
@@ -278,7 +239,6 @@ impl ViewWriter {
             conn,
             head,
             last_ids,
-            turn,
             read,
             queue,
             ..
@@ -287,13 +247,11 @@ impl ViewWriter {
         let mut new_ids = *last_ids;
         let written;
         {
-            let _turn = turn.views();
-            let started = Instant::now();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut sink = SqlSink::new(&tx);
             let mut n = 0;
             for p in queue.iter() {
-                if n == MAX_CHUNK || (turn.writer_waiting() && started.elapsed() >= YIELD_AFTER) {
+                if n == MAX_CHUNK {
                     break;
                 }
                 sink.begin(&Origin {

@@ -30,7 +30,7 @@ use crate::log::{self, chain};
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::state::State;
-use crate::view_writer::{self, Pending, Recorder, WriteTurn};
+use crate::view_writer::{self, Pending, Recorder};
 
 /// The most jobs committed in one transaction: large enough to amortise the
 /// fsync, small enough that the first caller in a batch is not kept waiting.
@@ -185,15 +185,17 @@ pub fn spawn_observed(
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from)
         .ok_or_else(|| anyhow::anyhow!("the writer needs a database file"))?;
-    // Checkpoints are the view writer's job, between its transactions: a
-    // commit here only appends to the WAL and fsyncs it.
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    let turn = Arc::new(WriteTurn::default());
+    // The views are the view writer's, in their own file: this connection
+    // lets go of them, so its `BEGIN IMMEDIATE` locks the log's file alone.
+    crate::views::file::detach(&conn)?;
+    // The log's WAL holds only appended pages: checkpointing it as SQLite
+    // does by default (at 1,000 pages, right after the commit that passes
+    // them) costs little and keeps it bounded.
+    conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
     let (views, views_thread) = view_writer::spawn(
-        log::open_view_writer(&path)?,
+        crate::views::file::open_writer(&path)?,
         state.head.clone(),
         state.last_ids,
-        turn.clone(),
         read.clone(),
     )?;
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
@@ -203,7 +205,6 @@ pub fn spawn_observed(
         read,
         last_time,
         metrics,
-        turn,
         recorder: Recorder::default(),
     };
     let handle = std::thread::Builder::new()
@@ -228,8 +229,6 @@ struct Writer {
     /// even if the wall clock does (time-travel queries rely on that order).
     last_time: Option<DateTime<Utc>>,
     metrics: Arc<Metrics>,
-    /// SQLite's write lock, shared with the view writer.
-    turn: Arc<WriteTurn>,
     /// The changes this batch's events made, for the view writer.
     recorder: Recorder,
 }
@@ -321,11 +320,9 @@ impl Writer {
             conn,
             state,
             last_time,
-            turn,
             recorder,
             ..
         } = self;
-        let _turn = turn.writer();
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = next_time(last_time);
         for job in batch.drain(..) {

@@ -108,7 +108,7 @@ async fn the_writer_keeps_intervals_with_who_opened_and_closed_them() {
     drop(w);
     t.join().expect("writer");
 
-    let conn = rusqlite::Connection::open(&db).expect("open");
+    let conn = rollcall::views::file::open_with_views(&db).expect("open");
     let rows: Vec<Interval> = conn
         .prepare(
             "SELECT group_id, user_id, from_seq, from_actor, to_seq, to_actor
@@ -202,23 +202,24 @@ fn a_version_1_database_gets_its_history_views_at_the_next_start() {
     let db = imported(dir.path(), 2000);
     let want = verify_db(&db, None);
     assert!(matches!(want, Report::Ok { .. }), "{want}");
-    // Make it what rollcall 0.1 wrote: schema 1, without the history views.
-    let conn = rusqlite::Connection::open(&db).expect("open");
-    // Its current memberships were a table of their own then (a view of the
-    // open intervals since schema 5).
+    // What rollcall 0.1 wrote: schema 1, the views (without the history
+    // views) in the same file as the log, and the same log.
+    let old = dir.path().join("v1.db");
+    let conn = rusqlite::Connection::open(&old).expect("create");
+    conn.execute_batch(include_str!("../schema/migrations/0001_init.sql"))
+        .expect("schema 1");
+    conn.execute("ATTACH DATABASE ?1 AS src", [db.to_str().expect("utf-8")])
+        .expect("attach");
     conn.execute_batch(
-        "DROP VIEW view_memberships;
-         CREATE TABLE view_memberships (
-             group_id INTEGER NOT NULL, user_id INTEGER NOT NULL, since_seq INTEGER NOT NULL,
-             PRIMARY KEY (group_id, user_id)
-         ) WITHOUT ROWID;
-         INSERT INTO view_memberships
-             SELECT group_id, user_id, from_seq FROM view_membership_intervals WHERE to_seq IS NULL;
-         DROP TABLE view_membership_intervals; DROP TABLE view_directory; DROP TABLE view_history;
-         DROP TABLE view_grant_intervals; PRAGMA user_version = 1;",
+        "INSERT INTO main.events SELECT * FROM src.events ORDER BY seq; DETACH DATABASE src;",
     )
-    .expect("downgrade");
+    .expect("copy the log");
+    conn.pragma_update(None, "application_id", log::APPLICATION_ID)
+        .expect("id");
+    conn.pragma_update(None, "user_version", 1)
+        .expect("version");
     drop(conn);
+    let db = old;
     let mut conn = log::open_writer(&db).expect("migrates");
     projector::catch_up(&mut conn).expect("refolds");
     drop(conn);
@@ -305,7 +306,12 @@ fn verify_reports_views_that_differ_from_the_log_and_heads_that_do_not_match() {
     ] {
         let copy = dir.path().join("copy.db");
         std::fs::copy(&db, &copy).expect("copy");
-        let conn = rusqlite::Connection::open(&copy).expect("open");
+        std::fs::copy(
+            rollcall::views::file::path_for(&db),
+            rollcall::views::file::path_for(&copy),
+        )
+        .expect("copy the views");
+        let conn = rollcall::views::file::open_with_views(&copy).expect("open");
         let n = conn.execute(sql, []).expect(sql);
         assert_eq!(n, 1, "{sql}");
         drop(conn);
@@ -412,7 +418,7 @@ fn verify_compares_the_grant_history_with_a_fresh_fold() {
     export::import(&db, &fixture, None, |_| Progress::hidden()).expect("import");
     assert!(matches!(verify_db(&db, None), Report::Ok { .. }));
     // A grant that never allowed writing, rewritten as if it had.
-    let conn = rusqlite::Connection::open(&db).expect("open");
+    let conn = rollcall::views::file::open_with_views(&db).expect("open");
     let changed = conn
         .execute(
             "UPDATE view_grant_intervals SET \"write\" = 1 WHERE \"write\" = 0",
@@ -431,7 +437,7 @@ fn verify_compares_the_grant_history_with_a_fresh_fold() {
     // The current grants are compared too, flag by flag.
     let db = dir.path().join("g2.db");
     export::import(&db, &fixture, None, |_| Progress::hidden()).expect("import");
-    let conn = rusqlite::Connection::open(&db).expect("open");
+    let conn = rollcall::views::file::open_with_views(&db).expect("open");
     let changed = conn
         .execute(
             "UPDATE view_grants SET \"write\" = 0 WHERE object = 'domain:GLOBAL.Engineering'",
@@ -479,7 +485,7 @@ fn a_stream_version_out_of_step_is_refused_by_import_and_named_by_verify() {
     let good = dir.path().join("good.ndjson");
     std::fs::write(&good, lines[..59].join("\n")).expect("write");
     export::import(&target, &good, None, |_| Progress::hidden()).expect("prefix imports");
-    let conn = rusqlite::Connection::open(&target).expect("open");
+    let conn = rollcall::views::file::open_with_views(&target).expect("open");
     for rec in &recs[59..] {
         log::insert(&conn, rec).expect("stored");
     }
@@ -505,7 +511,7 @@ fn verify_checks_views_a_little_behind_the_log_at_their_own_position() {
     export::import(&db, &prefix, None, |_| Progress::hidden()).expect("import");
     // The rest is appended the way the writer appends, before the view
     // writer has written it: the views stay at 60.
-    let conn = rusqlite::Connection::open(&db).expect("open");
+    let conn = rollcall::views::file::open_with_views(&db).expect("open");
     for l in &lines[60..] {
         let rec =
             export::into_recorded(serde_json::from_str::<Line>(l).expect("line")).expect("rec");

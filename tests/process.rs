@@ -457,6 +457,13 @@ fn made_database(dir: &Path) -> PathBuf {
     db
 }
 
+/// Copies a stopped database and its views file.
+fn copy_db(from: &Path, to: &Path) {
+    std::fs::copy(from, to).expect("copy");
+    let views = rollcall::views::file::path_for;
+    std::fs::copy(views(from), views(to)).expect("copy the views");
+}
+
 /// Runs SQL on `db` with the append-only triggers lifted for the moment.
 fn tamper(db: &Path, sql: &str) {
     let c = rusqlite::Connection::open(db).expect("open");
@@ -518,7 +525,7 @@ fn a_broken_chain_is_refused_at_start_untouched() {
 
     // An edited event: its hash no longer covers its contents.
     let edited = dir.path().join("edited.db");
-    std::fs::copy(&db, &edited).expect("copy");
+    copy_db(&db, &edited);
     tamper(
         &edited,
         &format!("UPDATE events SET reason = 'forged' WHERE seq = {head}"),
@@ -532,7 +539,7 @@ fn a_broken_chain_is_refused_at_start_untouched() {
 
     // The last event cut off: the views are ahead of the log.
     let cut = dir.path().join("cut.db");
-    std::fs::copy(&db, &cut).expect("copy");
+    copy_db(&db, &cut);
     tamper(&cut, &format!("DELETE FROM events WHERE seq = {head}"));
     refused_untouched(
         &cut,
@@ -544,7 +551,7 @@ fn a_broken_chain_is_refused_at_start_untouched() {
 
     // An event rewritten with a fresh hash: the next link breaks instead.
     let relinked = dir.path().join("relinked.db");
-    std::fs::copy(&db, &relinked).expect("copy");
+    copy_db(&db, &relinked);
     tamper(
         &relinked,
         &format!(

@@ -80,7 +80,7 @@ fn add_secrets(conn: &Connection) {
 fn check(dir: &Path, name: &str, log: &Path) {
     let db = dir.join(format!("{name}.db"));
     export::import(&db, log, None, |_| Progress::hidden()).expect("import");
-    let conn = Connection::open(&db).expect("open");
+    let conn = rollcall::views::file::open_with_views(&db).expect("open");
     add_secrets(&conn);
     let imported = dump(&conn);
     drop(conn);

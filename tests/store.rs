@@ -101,7 +101,7 @@ async fn a_version_3_log_migrates_to_the_lean_table_row_for_row() {
     let dir = tempfile::tempdir().expect("dir");
     let current = dir.path().join("current.db");
     some_history(&current).await;
-    let source = rusqlite::Connection::open(&current).expect("open");
+    let source = rollcall::views::file::open_with_views(&current).expect("open");
 
     // A database as version 3 left it: the first three migrations, and the
     // same log copied in (its views are folded at the first start).
@@ -169,36 +169,58 @@ fn history_rows(conn: &rusqlite::Connection) -> Vec<(String, i64, i64)> {
 }
 
 #[tokio::test]
-async fn a_version_5_database_refolds_its_views_without_membership_history_rows() {
+async fn a_version_6_database_moves_its_views_to_their_own_file() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("v5.db");
-    some_history(&db).await;
-    let current = history_rows(&rusqlite::Connection::open(&db).expect("open"));
-    assert!(
-        current
-            .iter()
-            .all(|(kind, _, seq)| kind != "user" || *seq != 7),
-        "no row for the assignment: {current:?}"
-    );
+    let current = dir.path().join("current.db");
+    some_history(&current).await;
+    let source = rollcall::views::file::open_with_views(&current).expect("open");
+    let want_history = history_rows(&source);
 
-    // As version 5 left it: a row in `view_history` for the group and the
-    // user of every membership change, beside its interval.
-    let conn = rusqlite::Connection::open(&db).expect("open");
-    conn.execute_batch(
-        "INSERT OR IGNORE INTO view_history (kind, id, seq)
-              SELECT 'group', group_id, from_seq FROM view_membership_intervals
-         UNION SELECT 'user', user_id, from_seq FROM view_membership_intervals;",
+    // A database as version 6 left it: the log and the views in one file,
+    // the views holding something the log does not say.
+    let old = dir.path().join("v6.db");
+    let conn = rusqlite::Connection::open(&old).expect("create");
+    for sql in [
+        include_str!("../schema/migrations/0001_init.sql"),
+        include_str!("../schema/migrations/0002_history.sql"),
+        include_str!("../schema/migrations/0003_grant_history.sql"),
+        include_str!("../schema/migrations/0004_lean_log.sql"),
+        include_str!("../schema/migrations/0005_memberships_from_intervals.sql"),
+        include_str!("../schema/migrations/0006_history_from_intervals.sql"),
+    ] {
+        conn.execute_batch(sql).expect("old migration");
+    }
+    conn.execute(
+        "ATTACH DATABASE ?1 AS src",
+        [current.to_str().expect("utf-8")],
     )
-    .expect("old rows");
-    conn.pragma_update(None, "user_version", 5)
+    .expect("attach");
+    conn.execute_batch(
+        "INSERT INTO main.events SELECT * FROM src.events ORDER BY seq;
+         INSERT INTO main.credentials SELECT * FROM src.credentials;
+         DETACH DATABASE src;
+         INSERT INTO view_users VALUES (99, 'mallory', 1, NULL, NULL, 1);",
+    )
+    .expect("copy the log");
+    conn.pragma_update(None, "application_id", log::APPLICATION_ID)
+        .expect("id");
+    conn.pragma_update(None, "user_version", 6)
         .expect("version");
-    assert_ne!(history_rows(&conn), current);
     drop(conn);
 
-    let mut conn = log::open_writer(&db).expect("opened and migrated");
+    let mut conn = log::open_writer(&old).expect("opened and migrated");
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM main.sqlite_schema WHERE name LIKE 'view%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("tables");
+    assert_eq!(tables, 0, "no views left in the log's file");
+    assert!(rollcall::views::file::path_for(&old).exists());
     let state = projector::catch_up(&mut conn).expect("views folded");
-    assert_eq!(state.head.seq, 7);
-    assert_eq!(history_rows(&conn), current, "the old rows are gone");
+    assert_eq!(state, views::load(&source).expect("load"));
+    assert_eq!(history_rows(&conn), want_history);
     rollcall::backup::check(&conn).expect("the views equal a fold of the log");
     let mut assignments = Vec::new();
     rollcall::audit::history::for_each(&conn, Kind::User, 2, |e| {
@@ -209,7 +231,7 @@ async fn a_version_5_database_refolds_its_views_without_membership_history_rows(
     assert_eq!(
         assignments.last(),
         Some(&(7, Some("UserAssigned".to_owned()))),
-        "alice's history still shows her assignment: {assignments:?}"
+        "alice's history shows her assignment: {assignments:?}"
     );
 }
 
@@ -256,23 +278,19 @@ fn wal_frames(conn: &rusqlite::Connection) -> i64 {
 }
 
 #[test]
-fn restart_wal_starts_the_wal_over_unless_a_reader_holds_it() {
+fn restart_wal_starts_the_views_wal_over_unless_a_reader_holds_it() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("r.db");
-    let writer = log::open_writer(&db).expect("open");
-    writer
-        .pragma_update(None, "wal_autocheckpoint", 0)
-        .expect("no autocheckpoint");
-    let views = log::open_view_writer(&db).expect("view writer");
+    drop(log::open_writer(&db).expect("open"));
+    let views = rollcall::views::file::open_writer(&db).expect("view writer");
     let written = std::cell::Cell::new(0);
     let write = |n: i64| {
         for _ in 0..n {
             written.set(written.get() + 1);
-            writer
+            views
                 .execute(
-                    "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at)
-                     VALUES (?1, 1, 0, 0)",
-                    [format!("token-{}", written.get())],
+                    "INSERT INTO view_history (kind, id, seq) VALUES ('user', 1, ?1)",
+                    [written.get()],
                 )
                 .expect("insert");
         }
@@ -295,7 +313,7 @@ fn restart_wal_starts_the_wal_over_unless_a_reader_holds_it() {
     let reader = log::open_reader(&db).expect("reader");
     reader.execute_batch("BEGIN").expect("begin");
     let _: i64 = reader
-        .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM view_history", [], |r| r.get(0))
         .expect("read");
     let asked = std::time::Instant::now();
     assert!(
@@ -582,7 +600,7 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         Ok(snapshot)
     })?;
 
-    let mut conn = rusqlite::Connection::open(&db).expect("open");
+    let mut conn = rollcall::views::file::open_with_views(&db).expect("open");
     let users = names(&conn, "SELECT name FROM view_users WHERE id > 1");
     let want: BTreeSet<String> = model.users.iter().map(|i| format!("user{i}")).collect();
     prop_assert_eq!(users, want);
@@ -636,7 +654,7 @@ async fn the_rebuild_command_refolds_the_log_into_equal_views() {
     some_history(&db).await;
     let before = views::load(&log::open_writer(&db).expect("open")).expect("load");
     // Damage a view row: rebuild must restore it from the log.
-    let conn = rusqlite::Connection::open(&db).expect("open");
+    let conn = rollcall::views::file::open_with_views(&db).expect("open");
     conn.execute(
         "DELETE FROM view_membership_intervals WHERE to_seq IS NULL",
         [],
@@ -763,4 +781,52 @@ async fn a_long_scan_reads_every_event_as_a_fresh_read_would() {
     let mut conn = log::open_writer(&db).expect("open");
     let rebuilt = projector::rebuild(&mut conn).expect("rebuild");
     assert_eq!(rebuilt, served);
+}
+
+#[tokio::test]
+async fn a_database_without_its_views_file_folds_them_anew_and_serves_the_same_state() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("r.db");
+    some_history(&db).await;
+    let mut conn = log::open_writer(&db).expect("open");
+    let before = projector::catch_up(&mut conn).expect("catch up");
+    drop(conn);
+
+    // Restored from a copy of the database file alone.
+    let views_file = rollcall::views::file::path_for(&db);
+    std::fs::remove_file(&views_file).expect("remove the views");
+    let mut conn = log::open_writer(&db).expect("open without views");
+    assert!(views_file.exists(), "made anew");
+    let after = projector::catch_up(&mut conn).expect("folded anew");
+    assert_eq!(after, before);
+    rollcall::backup::check(&conn).expect("the views equal a fold of the log");
+}
+
+#[tokio::test]
+async fn views_of_a_longer_log_are_refused_with_the_way_out_named() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("r.db");
+    some_history(&db).await;
+    // The views file of this log, beside an older copy of the log.
+    let older = dir.path().join("older.db");
+    {
+        let conn = log::open_writer(&db).expect("open");
+        conn.execute("VACUUM main INTO ?1", [older.to_str().expect("utf-8")])
+            .expect("copy the log");
+    }
+    let conn = rusqlite::Connection::open(&older).expect("open");
+    conn.execute_batch(
+        "DROP TRIGGER events_are_append_only_delete;
+         DELETE FROM events WHERE seq = (SELECT max(seq) FROM events);",
+    )
+    .expect("shorten");
+    drop(conn);
+    let views = rollcall::views::file::path_for;
+    std::fs::copy(views(&db), views(&older)).expect("copy the views");
+    let err = log::open_writer(&older).expect_err("refused").to_string();
+    assert!(err.contains("the views are at position"), "{err}");
+    assert!(
+        err.contains(&format!("delete {}", views(&older).display())),
+        "{err}"
+    );
 }

@@ -144,7 +144,7 @@ async fn a_batch_whose_transaction_sqlite_dropped_stores_nothing_it_answers_as_f
         .expect("writes resume");
     drop(w);
     thread.join().expect("writer stops");
-    let conn = rusqlite::Connection::open(&db).expect("open");
+    let conn = rollcall::views::file::open_with_views(&db).expect("open");
     let head = log::verify_chain(&conn).expect("chain");
     let views = rollcall::views::load(&conn).expect("views");
     assert_eq!(views.head, head);

@@ -3,7 +3,7 @@
 //! writes nothing at all unless every line is good.
 
 use anyhow::{bail, Context};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, DatabaseName, TransactionBehavior};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -93,11 +93,23 @@ pub fn import(
         let result = (|| {
             let mut conn = log::open_writer(&tmp)?;
             let head = load(&mut conn, reader, trusted, &progress)?;
-            // Fold the WAL back and close before the file is renamed into place.
+            // Fold both WALs back and close before the files are renamed
+            // into place: the views first, so they are never beside a log
+            // that lacks their events.
             conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+            conn.pragma_update(
+                Some(DatabaseName::Attached(views::file::SCHEMA_NAME)),
+                "wal_checkpoint",
+                "TRUNCATE",
+            )?;
             drop(conn);
-            std::fs::rename(&tmp, db)
-                .with_context(|| format!("Failed to move the import into {}", db.display()))?;
+            for (from, to) in [
+                (views::file::path_for(&tmp), views::file::path_for(db)),
+                (tmp.clone(), db.to_owned()),
+            ] {
+                std::fs::rename(&from, &to)
+                    .with_context(|| format!("Failed to move the import into {}", to.display()))?;
+            }
             Ok(head)
         })();
         remove_with_sidecars(&tmp);
@@ -112,7 +124,15 @@ fn temp_path(db: &Path) -> PathBuf {
 }
 
 fn remove_with_sidecars(path: &Path) {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    for suffix in [
+        "",
+        "-wal",
+        "-shm",
+        "-journal",
+        "-views",
+        "-views-wal",
+        "-views-shm",
+    ] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));

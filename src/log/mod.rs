@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::domain::UserId;
 use crate::events::{Event, Recorded};
 use crate::state::Head;
+use crate::views;
 
 /// Stamped into the SQLite header so a rollcall database is recognisable ("RLCL").
 pub const APPLICATION_ID: i32 = 0x524c_434c;
@@ -22,83 +23,68 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/migrations/0004_lean_log.sql"),
     include_str!("../../schema/migrations/0005_memberships_from_intervals.sql"),
     include_str!("../../schema/migrations/0006_history_from_intervals.sql"),
+    include_str!("../../schema/migrations/0007_views_in_their_own_file.sql"),
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
-/// Opens (creating if needed) a database for writing and brings its schema up
-/// to date. Refuses files that are not rollcall databases, are newer than
-/// this build, or whose hash chain is broken after the views' checkpoint
-/// ([`verify_tail`]) — all before changing anything in them.
+/// Opens (creating if needed) a database for writing, brings its schema up
+/// to date, and attaches its views file ([`views::file`], made if missing or
+/// unusable). Refuses files that are not rollcall databases or are newer than
+/// this build before changing anything in them, and a log whose hash chain is
+/// broken after the views' checkpoint ([`verify_tail`]).
+///
+/// The connection reads and writes both files, as the start's catch-up and
+/// `rollcall rebuild` need; the writer lets go of the views before it serves
+/// ([`views::file::detach`]).
 pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("Failed to open database {}", path.display()))?;
     check_identity(&conn, path)?;
-    check_tail(&conn, path)?;
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let current = version == SCHEMA_VERSION;
+    if current {
+        // Checked before anything is changed. An older schema is checked by
+        // the next start, once migrated: its views are folded anew anyway.
+        views::file::prepare(path)?;
+        views::file::attach(&conn, path)?;
+        check_tail(&conn, path)?;
+    }
     configure(&conn)?;
     migrate(&conn).with_context(|| format!("Failed to migrate {}", path.display()))?;
+    if !current {
+        views::file::prepare(path)?;
+        views::file::attach(&conn, path)?;
+    }
     Ok(conn)
 }
 
-/// How long the view writer waits for SQLite's write lock when another process
-/// holds it (see [`open_view_writer`]).
-const VIEW_WRITER_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(10);
+/// How long a connection waits for a lock another holds before it gives up.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Opens a second write connection to a database the writer has opened (and
-/// migrated), for the view writer ([`crate::view_writer`]), which writes the
-/// views and nothing else.
-///
-/// Its commits use `synchronous=NORMAL`: in WAL mode that keeps each commit
-/// atomic and the file uncorrupted, but does not fsync at commit. Views may
-/// lose their newest commits on a power cut — the next start folds those
-/// events again from the log, whose own commits (the writer's, FULL) are
-/// each fsynced; an fsync of the WAL also makes every frame before it
-/// durable. Checkpoints still fsync the database before the WAL is reused.
-pub fn open_view_writer(path: &Path) -> anyhow::Result<Connection> {
-    let conn = Connection::open(path)
-        .with_context(|| format!("Failed to open database {}", path.display()))?;
-    configure(&conn)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // This connection checkpoints the WAL itself, outside its transactions
-    // ([`checkpoint`]), never as a side effect of a commit.
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    // Should another process hold SQLite's write lock, give up at once and
-    // let go of the writer's turn: the view writer retries later, the log
-    // writer is the one that waits for the lock.
-    conn.busy_timeout(VIEW_WRITER_BUSY_TIMEOUT)?;
-    // The views' hot pages (the upper levels of their b-trees) stay cached
-    // between transactions: 32 MiB.
-    conn.pragma_update(None, "cache_size", -32 * 1024)?;
-    Ok(conn)
-}
-
-/// Copies what the WAL holds into the database file, without waiting for (or
-/// blocking) the writer: a `PASSIVE` checkpoint. The writer's connection never
-/// checkpoints on commit (see [`crate::writer`]), so a durable write does not
-/// pay for copying and fsyncing the database file; the view writer calls this
-/// between its transactions.
+/// Copies what a WAL holds into its database file, without waiting for (or
+/// blocking) a writer: a `PASSIVE` checkpoint. The view writer calls this on
+/// the views file between its transactions; the log writer's connection
+/// checkpoints its own (small, append-only) WAL as SQLite does by default.
 pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
-/// Copies the rest of the WAL into the database file, on the view writer's
-/// connection, and, unless a reader still uses it, has the next write start
-/// the WAL again from its first frame (`RESTART`). Returns whether it could: `false` when a reader was in the way,
-/// and the WAL goes on growing until the next try.
-///
-/// The caller must hold every writer of this process off meanwhile (the view
-/// writer holds the write turn). Without this, a PASSIVE checkpoint never
-/// catches up with a writer that never pauses, and the WAL grows for as long
-/// as the writes go on: hundreds of MB in a minute of load, each new frame a
-/// page the kernel must first zero.
+/// Copies the rest of the WAL into the database file and, unless a reader
+/// still uses it, has the next write start the WAL again from its first
+/// frame (`RESTART`). Returns whether it could: `false` when a reader was in
+/// the way, and the WAL goes on growing until the next try. Run by the only
+/// writer of the file between its transactions, it bounds the WAL's size
+/// under writes that never pause; each new frame of a growing WAL is a page
+/// the kernel must first zero.
 ///
 /// It does not wait for readers: SQLite's busy handler is switched off for
-/// the call, so the writers it holds off are held for the copying only.
+/// the call.
 pub fn restart_wal(conn: &Connection) -> rusqlite::Result<bool> {
     conn.busy_timeout(std::time::Duration::ZERO)?;
     let done = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
-    conn.busy_timeout(VIEW_WRITER_BUSY_TIMEOUT)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(done? == 0)
 }
 
@@ -110,7 +96,7 @@ pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
     )
     .with_context(|| format!("Failed to open database {}", path.display()))?;
     check_identity(&conn, path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version != SCHEMA_VERSION {
         bail!(
@@ -118,6 +104,7 @@ pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
             path.display()
         );
     }
+    views::file::attach(&conn, path)?;
     Ok(conn)
 }
 
@@ -129,7 +116,7 @@ fn configure(conn: &Connection) -> anyhow::Result<()> {
         bail!("could not switch the database to WAL mode (got {mode})");
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(())
 }
 
@@ -155,13 +142,8 @@ fn check_identity(conn: &Connection, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The tail check, on a database already at this build's schema (an older
-/// one is checked by the next start, once migrated).
+/// The tail check: the log from the views' checkpoint on must chain.
 fn check_tail(conn: &Connection, path: &Path) -> anyhow::Result<()> {
-    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version != SCHEMA_VERSION {
-        return Ok(());
-    }
     let checkpoint = conn.query_row(
         "SELECT seq, hash FROM view_checkpoint WHERE id = 1",
         [],
@@ -173,9 +155,17 @@ fn check_tail(conn: &Connection, path: &Path) -> anyhow::Result<()> {
         },
     )?;
     verify_tail(conn, &checkpoint).map_err(|e| {
+        let hint = match e {
+            VerifyError::ViewsAhead { .. } | VerifyError::CheckpointMismatch { .. } => format!(
+                " (if the database was restored from a copy without its views, delete {} \
+                 and they are folded anew from the log)",
+                views::file::path_for(path).display()
+            ),
+            _ => String::new(),
+        };
         anyhow::anyhow!(
             "{}: the event log is damaged: {e}; refusing to start, and nothing was changed \
-             (restore the database from a backup)",
+             (restore the database from a backup){hint}",
             path.display()
         )
     })?;

@@ -1,17 +1,18 @@
-//! The SQLite views: the tables `fold` keeps beside the log, which can always
-//! be emptied and folded again from it.
+//! The SQLite views: the tables `fold` keeps beside the log, in a file of
+//! their own ([`file`]), which can always be emptied and folded again from it.
 //!
 //! Besides the current state (`view_domains`, `view_users`, `view_groups`,
-//! and `view_memberships`, which is a SQL view of the open history intervals
-//! since `schema/migrations/0005_memberships_from_intervals.sql`) they hold
-//! the history views auditors query (`view_membership_intervals`,
-//! `view_directory`, `view_history`, see `schema/migrations/0002_history.sql`).
+//! and `view_memberships`, which is a SQL view of the open history intervals)
+//! they hold the history views auditors query (`view_membership_intervals`,
+//! `view_directory`, `view_history`, `view_grant_intervals`); their schema is
+//! `schema/views.sql`.
 //! [`sink`] writes them, [`load`] reads the current state back at start.
 
 use rusqlite::{params, Connection};
 
 use crate::state::{Head, LastIds, State};
 
+pub mod file;
 mod load;
 mod sink;
 

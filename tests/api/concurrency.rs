@@ -164,7 +164,7 @@ async fn thirty_two_clients_on_overlapping_names_agree_with_a_naive_model() {
     }
 
     // Where each request's event landed in the log, by request id.
-    let conn = rusqlite::Connection::open(&app.db).expect("open");
+    let conn = rollcall::views::file::open_with_views(&app.db).expect("open");
     let mut logged: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut stmt = conn
         .prepare("SELECT request_id, seq FROM events WHERE request_id IS NOT NULL")

@@ -9,7 +9,7 @@ use std::path::Path;
 /// next start does: the views are written behind the log, so a crash may
 /// leave them a little behind it, never ahead or astray).
 pub fn check_store(db: &Path) -> State {
-    let mut conn = rusqlite::Connection::open(db).expect("open db");
+    let mut conn = rollcall::views::file::open_with_views(db).expect("open db");
     let head = rollcall::log::verify_chain(&conn).expect("the hash chain verifies");
     let stored = rollcall::views::load(&conn).expect("load views");
     assert!(
@@ -32,7 +32,7 @@ pub fn check_store(db: &Path) -> State {
     let copy = dir.path().join("copy.db");
     conn.backup(rusqlite::DatabaseName::Main, &copy, None)
         .expect("copy");
-    let mut c = rusqlite::Connection::open(&copy).expect("open copy");
+    let mut c = rollcall::log::open_writer(&copy).expect("open copy");
     let rebuilt = rollcall::projector::rebuild(&mut c).expect("rebuild");
     assert_eq!(rebuilt, views, "the views equal a rebuild from the log");
 

@@ -431,7 +431,7 @@ mod tests {
             domain_grantees: 0,
         };
         let data = build(&db, size).await.expect("builds");
-        let conn = rusqlite::Connection::open(&db).expect("opens");
+        let conn = rollcall::views::file::open_with_views(&db).expect("opens");
         let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         // The bootstrap's own assignment (admin to Administrators) has no actor.
         let assigned = count(
