@@ -63,14 +63,6 @@ pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
 /// How long a connection waits for a lock another holds before it gives up.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Copies what a WAL holds into its database file, without waiting for (or
-/// blocking) a writer: a `PASSIVE` checkpoint. The view writer calls this on
-/// the views file between its transactions; the log writer's connection
-/// checkpoints its own (small, append-only) WAL as SQLite does by default.
-pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-}
-
 /// Copies the rest of the WAL into the database file and, unless a reader
 /// still uses it, has the next write start the WAL again from its first
 /// frame (`RESTART`). Returns whether it could: `false` when a reader was in

@@ -200,7 +200,7 @@ pub fn open_writer(db: &Path) -> anyhow::Result<Connection> {
     let synchronous = if boot.is_some() { "OFF" } else { "NORMAL" };
     conn.pragma_update(None, "synchronous", synchronous)?;
     // This connection checkpoints the WAL itself, between its transactions
-    // ([`crate::log::checkpoint`]), never as a side effect of a commit.
+    // ([`crate::log::restart_wal`]), never as a side effect of a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // The log writer never holds this file's lock, but a `rollcall rebuild`
     // run against a served database would: wait for it.
