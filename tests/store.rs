@@ -96,6 +96,40 @@ fn event_rows(conn: &rusqlite::Connection) -> Vec<Vec<rusqlite::types::Value>> {
         .expect("rows")
 }
 
+/// The migrations as they were written, in order.
+const MIGRATIONS: [&str; 6] = [
+    include_str!("../schema/migrations/0001_init.sql"),
+    include_str!("../schema/migrations/0002_history.sql"),
+    include_str!("../schema/migrations/0003_grant_history.sql"),
+    include_str!("../schema/migrations/0004_lean_log.sql"),
+    include_str!("../schema/migrations/0005_memberships_from_intervals.sql"),
+    include_str!("../schema/migrations/0006_history_from_intervals.sql"),
+];
+
+/// A database at `path` as schema `version` left it: its first `version`
+/// migrations, the log of `current` copied in, then `more` SQL run with
+/// `current` still attached as `src`.
+fn old_database(current: &Path, path: &Path, version: usize, more: &str) -> std::path::PathBuf {
+    let conn = rusqlite::Connection::open(path).expect("create");
+    for sql in &MIGRATIONS[..version] {
+        conn.execute_batch(sql).expect("old migration");
+    }
+    conn.execute(
+        "ATTACH DATABASE ?1 AS src",
+        [current.to_str().expect("utf-8")],
+    )
+    .expect("attach");
+    conn.execute_batch("INSERT INTO main.events SELECT * FROM src.events ORDER BY seq;")
+        .expect("copy the log");
+    conn.execute_batch(more).expect("more");
+    conn.execute_batch("DETACH DATABASE src;").expect("detach");
+    conn.pragma_update(None, "application_id", log::APPLICATION_ID)
+        .expect("id");
+    conn.pragma_update(None, "user_version", version as i32)
+        .expect("version");
+    path.to_owned()
+}
+
 #[tokio::test]
 async fn a_version_3_log_migrates_to_the_lean_table_row_for_row() {
     let dir = tempfile::tempdir().expect("dir");
@@ -105,30 +139,7 @@ async fn a_version_3_log_migrates_to_the_lean_table_row_for_row() {
 
     // A database as version 3 left it: the first three migrations, and the
     // same log copied in (its views are folded at the first start).
-    let old = dir.path().join("v3.db");
-    let conn = rusqlite::Connection::open(&old).expect("create");
-    for sql in [
-        include_str!("../schema/migrations/0001_init.sql"),
-        include_str!("../schema/migrations/0002_history.sql"),
-        include_str!("../schema/migrations/0003_grant_history.sql"),
-    ] {
-        conn.execute_batch(sql).expect("old migration");
-    }
-    conn.execute(
-        "ATTACH DATABASE ?1 AS src",
-        [current.to_str().expect("utf-8")],
-    )
-    .expect("attach");
-    conn.execute_batch(
-        "INSERT INTO main.events SELECT * FROM src.events ORDER BY seq; DETACH DATABASE src;",
-    )
-    .expect("copy the log");
-    conn.pragma_update(None, "application_id", log::APPLICATION_ID)
-        .expect("id");
-    conn.pragma_update(None, "user_version", 3)
-        .expect("version");
-    drop(conn);
-
+    let old = old_database(&current, &dir.path().join("v3.db"), 3, "");
     let mut conn = log::open_writer(&old).expect("opened and migrated");
     let version: i32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -178,36 +189,13 @@ async fn a_version_6_database_moves_its_views_to_their_own_file() {
 
     // A database as version 6 left it: the log and the views in one file,
     // the views holding something the log does not say.
-    let old = dir.path().join("v6.db");
-    let conn = rusqlite::Connection::open(&old).expect("create");
-    for sql in [
-        include_str!("../schema/migrations/0001_init.sql"),
-        include_str!("../schema/migrations/0002_history.sql"),
-        include_str!("../schema/migrations/0003_grant_history.sql"),
-        include_str!("../schema/migrations/0004_lean_log.sql"),
-        include_str!("../schema/migrations/0005_memberships_from_intervals.sql"),
-        include_str!("../schema/migrations/0006_history_from_intervals.sql"),
-    ] {
-        conn.execute_batch(sql).expect("old migration");
-    }
-    conn.execute(
-        "ATTACH DATABASE ?1 AS src",
-        [current.to_str().expect("utf-8")],
-    )
-    .expect("attach");
-    conn.execute_batch(
-        "INSERT INTO main.events SELECT * FROM src.events ORDER BY seq;
-         INSERT INTO main.credentials SELECT * FROM src.credentials;
-         DETACH DATABASE src;
+    let old = old_database(
+        &current,
+        &dir.path().join("v6.db"),
+        6,
+        "INSERT INTO main.credentials SELECT * FROM src.credentials;
          INSERT INTO view_users VALUES (99, 'mallory', 1, NULL, NULL, 1);",
-    )
-    .expect("copy the log");
-    conn.pragma_update(None, "application_id", log::APPLICATION_ID)
-        .expect("id");
-    conn.pragma_update(None, "user_version", 6)
-        .expect("version");
-    drop(conn);
-
+    );
     let mut conn = log::open_writer(&old).expect("opened and migrated");
     let tables: i64 = conn
         .query_row(

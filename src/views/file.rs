@@ -42,9 +42,9 @@ pub fn path_for(db: &Path) -> PathBuf {
 }
 
 /// Makes sure the views file of `db` is one this build can use: creates it
-/// if missing, and replaces one of another views version, one that cannot be
-/// read, or one a machine crash may have left half-written (see the module
-/// comment). A new file's checkpoint is at position 0, so the start that
+/// if missing, and replaces one of another views version, one SQLite finds
+/// damaged, or one a machine crash may have left half-written (see the
+/// module comment). A new file's checkpoint is at position 0, so the start that
 /// follows folds the whole log into it. Refuses a file there that belongs to
 /// something else.
 pub fn prepare(db: &Path) -> anyhow::Result<()> {
@@ -59,14 +59,27 @@ pub fn prepare(db: &Path) -> anyhow::Result<()> {
             Ok(Usable::Stale(why)) => {
                 tracing::warn!(views = %path.display(), why, "folding the views anew from the log")
             }
-            Err(e) => tracing::warn!(
+            // Only a file SQLite finds damaged is replaced: any other failure
+            // (a lock, permissions) is said as it is, and the file left alone.
+            Err(e) if damaged(&e) => tracing::warn!(
                 views = %path.display(), error = %e,
-                "the views file cannot be read; folding the views anew from the log"
+                "the views file is damaged; folding the views anew from the log"
             ),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("Failed to read the views file {}", path.display()))
+            }
         }
         remove(&path)?;
     }
     create(&path).with_context(|| format!("Failed to create the views file {}", path.display()))
+}
+
+fn damaged(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
 }
 
 enum Usable {
@@ -282,6 +295,21 @@ mod tests {
             .query_row("SELECT dirty_boot FROM view_file", [], |r| r.get(0))
             .expect("mark");
         assert_eq!(dirty, None);
+    }
+
+    #[test]
+    fn a_damaged_views_file_is_made_anew() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = dir.path().join("r.db");
+        std::fs::write(
+            path_for(&db),
+            b"not a database, not even close: ".repeat(200),
+        )
+        .expect("write");
+        prepare(&db).expect("made anew");
+        let conn = Connection::open(path_for(&db)).expect("open");
+        attach(&Connection::open(&db).expect("db"), &db).expect("a views file again");
+        drop(conn);
     }
 
     #[test]
