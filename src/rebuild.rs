@@ -44,6 +44,7 @@ pub fn rebuild(conn: &mut Connection) -> anyhow::Result<State> {
     let settings = [
         (views, "synchronous"),
         (None, "mmap_size"),
+        (views, "mmap_size"),
         (views, "cache_size"),
         (None, "temp_store"),
     ];

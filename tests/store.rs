@@ -818,3 +818,16 @@ async fn views_of_a_longer_log_are_refused_with_the_way_out_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_scan_maps_the_views_file_as_well_as_the_log() {
+    let dir = tempfile::tempdir().expect("dir");
+    let conn = log::open_writer(&dir.path().join("r.db")).expect("open");
+    rollcall::audit::scan::for_scanning(&conn).expect("set up");
+    for schema in ["main", "views"] {
+        let mapped: i64 = conn
+            .query_row(&format!("PRAGMA {schema}.mmap_size"), [], |r| r.get(0))
+            .expect("mmap_size");
+        assert!(mapped > 0, "{schema} is read through a memory map");
+    }
+}

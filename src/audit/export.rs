@@ -147,7 +147,11 @@ fn load(
 ) -> anyhow::Result<Head> {
     // The whole import is one transaction: a large page cache keeps the
     // views' indexes in memory instead of spilling and re-reading them.
-    conn.pragma_update(None, "cache_size", -262_144)?;
+    conn.pragma_update(
+        Some(DatabaseName::Attached(views::file::SCHEMA_NAME)),
+        "cache_size",
+        -262_144,
+    )?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut state = State::default();
     let mut sink = SqlSink::new(&tx);

@@ -21,10 +21,21 @@ pub fn capacity_for(events: i64) -> usize {
     events.clamp(0, 1 << 23) as usize
 }
 
-/// Sets up a read connection for a long sequential scan: the file is mapped
-/// instead of copied page by page through `read`.
+/// Sets up a read connection for a long sequential scan: each file it has
+/// open (the database and its attached views) is mapped instead of copied
+/// page by page through `read`.
 pub fn for_scanning(conn: &Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "mmap_size", 1_i64 << 40)?;
+    let schemas: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_database_list WHERE name != 'temp'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for schema in schemas {
+        conn.pragma_update(
+            Some(rusqlite::DatabaseName::Attached(&schema)),
+            "mmap_size",
+            1_i64 << 40,
+        )?;
+    }
     Ok(())
 }
 
