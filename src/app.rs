@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::auth::{password, Sessions, Throttle};
 use crate::commands::{Command, Request};
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Shared};
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::reader::ReadPool;
@@ -50,7 +50,7 @@ impl Application {
             .with_context(|| format!("Failed to listen on {}", config.listen))?;
         Ok(Application {
             listener,
-            state: AppState {
+            state: AppState::new(Shared {
                 writer,
                 read,
                 sessions: Arc::new(sessions),
@@ -58,7 +58,7 @@ impl Application {
                 metrics,
                 throttle: Arc::new(Throttle::new(config.login_throttle.clone())),
                 limits: Arc::new(config.limits.clone()),
-            },
+            }),
             writer_thread,
         })
     }
@@ -82,9 +82,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let limits = (*self.state.limits).clone();
         let metrics = self.state.metrics.clone();
-        let router = http::router(self.state);
-        server::serve(self.listener, router, limits, metrics, shutdown).await;
-        // Every handle to the writer is gone with the router: it finishes
+        let service = http::service(self.state);
+        server::serve(self.listener, service, limits, metrics, shutdown).await;
+        // Every handle to the writer is gone with the service: it finishes
         // what is queued and returns.
         let writer = self.writer_thread;
         tokio::task::spawn_blocking(move || writer.join())

@@ -6,7 +6,6 @@
 //! axum's own `serve` offers none of these knobs, so the loop lives here.
 
 use axum::extract::ConnectInfo;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
@@ -16,9 +15,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tower::ServiceExt;
 
 use crate::config::Limits;
+use crate::http::Service;
 use crate::metrics::Metrics;
 
 /// hyper's read buffer: headers beyond it get hyper's own bare 431 before any
@@ -28,10 +27,10 @@ fn header_buffer(limits: &Limits) -> usize {
     (limits.max_header_bytes * 4).max(64 * 1024)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains.
+/// Serves `service` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    service: Service,
     limits: Limits,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -74,12 +73,16 @@ pub async fn serve(
         };
         while connections.try_join_next().is_some() {}
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        let service = service.clone();
+        let answer = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(addr));
-            router.clone().oneshot(req)
+            let service = service.clone();
+            async move {
+                let res = service.answer(req.map(axum::body::Body::new)).await;
+                Ok::<_, std::convert::Infallible>(res)
+            }
         });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = http.serve_connection(TokioIo::new(stream), answer);
         let mut stop = stop_rx.clone();
         let metrics = metrics.clone();
         connections.spawn(async move {

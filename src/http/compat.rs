@@ -8,13 +8,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::extract::{authenticate, token_of, Caller, ClientAddr, RequestId};
 use super::guard::split_path;
 use super::session::{self, LoginError};
-use super::AppState;
+use super::{AppState, Routes};
 use crate::commands::{Command, Outcome as Done};
 use crate::domain::{Ident, Kind, Name, UserId};
 use crate::queries::{self, PageRequest, MAX_LIMIT};
@@ -22,9 +22,8 @@ use crate::state::State as Snapshot;
 
 const PREFIX: &str = "/dmadminweb/API/";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/dmadminweb/API/{*rest}", any(handle))
+pub fn routes(r: Routes) -> Routes {
+    r.route("/dmadminweb/API/{*rest}", any(handle))
         .route("/dmadminweb/API", any(handle))
 }
 

@@ -7,18 +7,20 @@
 //! ([`super::shape`]); count the answer by route template and status; log
 //! it; echo the id back.
 //!
-//! One layer rather than one per job: each `from_fn` layer costs an
-//! allocation and a clone of the inner service per request, and these run on
-//! every request, checks included.
+//! One wrapper around the whole router rather than a layer per job or per
+//! route ([`super::Service`]): a tower layer costs an allocation and a clone
+//! of the inner service per request, and this runs on every request, checks
+//! included. The route template is looked up in [`super::Routes`]' table
+//! before routing, since the router's own `MatchedPath` stays inside it.
 //!
 //! Only the method and the route template are logged, never the raw path's
 //! query string or any header: the compat login carries its password in the
 //! query string, and tokens travel in headers and cookies.
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,44 +63,27 @@ const COMPAT_OPS: &[(&str, &str, bool)] = &[
 ];
 const COMPAT_OTHER: &str = "/dmadminweb/API/{other}";
 
-/// The route a request is counted and logged under: its route template,
-/// with compat calls split by operation; `unmatched` for paths no route
-/// serves. Cheap to make: no allocation.
-#[derive(Clone)]
-enum Route {
-    Template(MatchedPath),
-    Fixed(&'static str),
-}
-
-impl Route {
-    fn as_str(&self) -> &str {
-        match self {
-            Route::Template(m) => m.as_str(),
-            Route::Fixed(s) => s,
-        }
-    }
-}
-
-/// The request's route, and whether it changes something (compat calls
-/// change things through GET, so the method alone does not say).
-fn route_of(req: &Request) -> (Route, bool) {
-    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let Some(matched) = req.extensions().get::<MatchedPath>() else {
-        return (Route::Fixed("unmatched"), writes);
+/// The route a request is counted and logged under: its route template
+/// (`template`, looked up before routing), with compat calls split by
+/// operation; `unmatched` for paths no route serves. And whether it changes
+/// something (compat calls change things through GET, so the method alone
+/// does not say). Cheap to make: no allocation.
+fn route_of(method: &Method, path: &str, template: Option<&'static str>) -> (&'static str, bool) {
+    let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let Some(template) = template else {
+        return ("unmatched", writes);
     };
-    if matched.as_str().starts_with("/dmadminweb/API") {
-        let op = req
-            .uri()
-            .path()
+    if template.starts_with("/dmadminweb/API") {
+        let op = path
             .strip_prefix("/dmadminweb/API/")
             .and_then(|rest| rest.split('/').next())
             .and_then(|op| COMPAT_OPS.iter().find(|(name, _, _)| *name == op));
         return match op {
-            Some((_, label, changes)) => (Route::Fixed(label), writes || *changes),
-            None => (Route::Fixed(COMPAT_OTHER), writes),
+            Some((_, label, changes)) => (label, writes || *changes),
+            None => (COMPAT_OTHER, writes),
         };
     }
-    (Route::Template(matched.clone()), writes)
+    (template, writes)
 }
 
 /// The level of a request's `answered` line: `info` for what an operator
@@ -128,7 +113,18 @@ impl Drop for InFlight<'_> {
     }
 }
 
-pub async fn observe(State(around): State<Around>, mut req: Request, next: Next) -> Response {
+/// Serves `req` with `inner` (the router), doing everything above around it.
+/// `template` is the route template that serves the request's path, if any.
+pub async fn observe<F, Fut>(
+    around: &Around,
+    template: Option<&'static str>,
+    mut req: Request,
+    inner: F,
+) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let started = Instant::now();
     let rid = RequestId::from_headers(req.headers());
     // Rewritten on the request so every later reader of the header (the
@@ -137,7 +133,7 @@ pub async fn observe(State(around): State<Around>, mut req: Request, next: Next)
     if let Some(v) = &rid_header {
         req.headers_mut().insert(X_REQUEST_ID, v.clone());
     }
-    let (route, writes) = route_of(&req);
+    let (route, writes) = route_of(req.method(), req.uri().path(), template);
     let api = Api::of(req.uri().path());
     let method = req.method().clone();
     let limits = &around.limits;
@@ -149,15 +145,14 @@ pub async fn observe(State(around): State<Around>, mut req: Request, next: Next)
             let _in_flight = InFlight::enter(&around.metrics);
             let res = match guard::refuse(&req, api, limits.max_header_bytes) {
                 Some(refused) => refused,
-                None => guard::in_time(api, limits.request_timeout, next.run(req)).await,
+                None => guard::in_time(api, limits.request_timeout, inner(req)).await,
             };
             shape::reshape(api, res).await
         };
         let status = res.status().as_u16();
-        around.metrics.count_request(route.as_str(), status);
+        around.metrics.count_request(route, status);
         let took = started.elapsed();
         let ms = took.as_millis() as u64;
-        let route = route.as_str();
         if answer_level(writes, status, took) == Level::INFO {
             tracing::info!(%method, route, status, ms, "answered");
         } else {
@@ -186,62 +181,48 @@ mod tests {
         assert_eq!(answer_level(false, 200, SLOW_REQUEST), Level::INFO);
     }
 
-    /// What `route_of` says for a request to `path`, routed by a router that
-    /// has the compat catch-all and one JSON API route.
-    async fn route(method: Method, path: &str) -> (String, bool) {
-        use axum::routing::any;
-        use tower::ServiceExt;
-        async fn label(req: Request) -> String {
-            let (r, w) = route_of(&req);
-            format!("{} {w}", r.as_str())
+    /// What `route_of` says for a request to `path`, with the templates
+    /// of the compat catch-all and one JSON API route.
+    fn route(method: Method, path: &str) -> (String, bool) {
+        let mut templates = matchit::Router::new();
+        for t in ["/dmadminweb/API/{*rest}", "/api/v1/users/{user}"] {
+            templates.insert(t, t).expect("template");
         }
-        let app = axum::Router::new()
-            .route("/dmadminweb/API/{*rest}", any(label))
-            .route("/api/v1/users/{user}", any(label))
-            .fallback(label);
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .body(axum::body::Body::empty())
-            .expect("request");
-        let res = app.oneshot(req).await.expect("answer");
-        let body = axum::body::to_bytes(res.into_body(), 1024)
-            .await
-            .expect("body");
-        let text = String::from_utf8(body.to_vec()).expect("utf-8");
-        let (r, w) = text.rsplit_once(' ').expect("two words");
-        (r.to_owned(), w == "true")
+        let path_only = path.split('?').next().unwrap_or(path);
+        let template = templates.at(path_only).ok().map(|m| *m.value);
+        let (r, w) = route_of(&method, path_only, template);
+        (r.to_owned(), w)
     }
 
-    #[tokio::test]
-    async fn routes_are_templates_and_compat_calls_are_split_by_operation() {
+    #[test]
+    fn routes_are_templates_and_compat_calls_are_split_by_operation() {
         let r = |s: &str, w: bool| (s.to_owned(), w);
         assert_eq!(
-            route(Method::GET, "/api/v1/users/alice").await,
+            route(Method::GET, "/api/v1/users/alice"),
             r("/api/v1/users/{user}", false)
         );
         assert_eq!(
-            route(Method::DELETE, "/api/v1/users/alice").await,
+            route(Method::DELETE, "/api/v1/users/alice"),
             r("/api/v1/users/{user}", true)
         );
         // Compat writes travel as GET: the operation says they write.
         assert_eq!(
-            route(Method::GET, "/dmadminweb/API/assign/user/a/b").await,
+            route(Method::GET, "/dmadminweb/API/assign/user/a/b"),
             r("/dmadminweb/API/assign", true)
         );
         assert_eq!(
-            route(Method::GET, "/dmadminweb/API/login?user=a&pass=b").await,
+            route(Method::GET, "/dmadminweb/API/login?user=a&pass=b"),
             r("/dmadminweb/API/login", true)
         );
         assert_eq!(
-            route(Method::GET, "/dmadminweb/API/list/users").await,
+            route(Method::GET, "/dmadminweb/API/list/users"),
             r("/dmadminweb/API/list", false)
         );
         assert_eq!(
-            route(Method::GET, "/dmadminweb/API/frobnicate").await,
+            route(Method::GET, "/dmadminweb/API/frobnicate"),
             r("/dmadminweb/API/{other}", false)
         );
-        assert_eq!(route(Method::GET, "/nope").await, r("unmatched", false));
-        assert_eq!(route(Method::POST, "/nope").await, r("unmatched", true));
+        assert_eq!(route(Method::GET, "/nope"), r("unmatched", false));
+        assert_eq!(route(Method::POST, "/nope"), r("unmatched", true));
     }
 }

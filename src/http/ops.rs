@@ -7,11 +7,11 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 use std::time::Duration;
 
-use super::AppState;
+use super::{AppState, Routes};
 use crate::metrics::Gauges;
 
 /// How long readiness waits for the writer to prove it can write.
@@ -19,9 +19,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long readiness waits for the read model to publish a commit it saw.
 const PUBLISH_WAIT: Duration = Duration::from_secs(1);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
+pub fn routes(r: Routes) -> Routes {
+    r.route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
 }

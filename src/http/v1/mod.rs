@@ -8,18 +8,16 @@ mod members;
 mod sessions;
 
 use axum::routing::{delete, get, post, put};
-use axum::Router;
 
 use super::extract::{Caller, RequestId};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Routes};
 use crate::commands::{Applied, Command, Request};
 
 /// The longest reason text stored on an event, in characters.
 pub const MAX_REASON_CHARS: usize = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/sessions", post(sessions::create))
+pub fn routes(r: Routes) -> Routes {
+    r.route("/api/v1/sessions", post(sessions::create))
         .route("/api/v1/sessions/current", delete(sessions::delete))
         .route("/api/v1/domains", post(directory::create_domain))
         .route(
