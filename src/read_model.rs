@@ -34,6 +34,16 @@ impl ReadModel {
         self.current.load_full()
     }
 
+    /// The latest snapshot, for a question answered at once (an access
+    /// check, a session's user). Unlike [`ReadModel::snapshot`] it does not
+    /// touch the snapshot's reference count, which every request on every
+    /// core would otherwise write; do not hold it across an `.await` or for
+    /// long (each thread has a few such guards cheap; more fall back to
+    /// counting).
+    pub fn peek(&self) -> arc_swap::Guard<Arc<State>> {
+        self.current.load()
+    }
+
     /// Publishes a newly committed state. Only the writer calls this.
     pub(crate) fn publish(&self, state: State) {
         let seq = state.head.seq;

@@ -136,22 +136,24 @@ async fn dispatch(
         _ => {
             let caller =
                 authenticate(app, headers).ok_or_else(|| Failure("Login failed".into()))?;
-            let state = app.read.snapshot();
+            // Taken only by the calls that read: a write waits for its
+            // commit, and a snapshot held that long keeps an old state alive.
+            let state = || app.read.snapshot();
             let me = Some(caller);
             match (op, segs.len()) {
                 ("assign" | "unassign", _) => {
                     membership(app, caller, op, &segs, params, request_id).await
                 }
                 ("user", 2) => {
-                    let u = queries::user(&state, me, &Ident::parse(Kind::User, &segs[1]))?;
+                    let u = queries::user(&state(), me, &Ident::parse(Kind::User, &segs[1]))?;
                     result(json!({"id": u.id, "name": u.name, "domain": u.domain}))
                 }
                 ("domain", 2) => result(json!(queries::domain(
-                    &state,
+                    &state(),
                     me,
                     &Ident::parse_domain(&segs[1])
                 )?)),
-                ("list", 2) => list(&state, me, &segs[1]),
+                ("list", 2) => list(&state(), me, &segs[1]),
                 ("new", 3) => create(app, caller, &segs, params, request_id).await,
                 ("del", 3) => delete(app, caller, &segs, params, request_id).await,
                 ("import", 1) => import(app, caller, body, params, request_id).await,

@@ -156,7 +156,7 @@ pub fn authenticate(app: &AppState, headers: &HeaderMap) -> Option<UserId> {
                     last_seen_ms,
                 });
             }
-            app.read.snapshot().user(user).is_some().then_some(user)
+            app.read.peek().user(user).is_some().then_some(user)
         }
         Lookup::Expired { token_hash } => {
             app.writer

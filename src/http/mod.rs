@@ -14,6 +14,7 @@ pub mod compat;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod json;
 pub mod observe;
 pub mod ops;
 pub mod session;

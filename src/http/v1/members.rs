@@ -11,7 +11,7 @@ use crate::commands::{Command, Outcome};
 use crate::domain::{Ident, Kind};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, RequestId};
-use crate::http::{ApiError, AppState};
+use crate::http::{json, ApiError, AppState};
 use crate::queries::{self, GroupRef, GroupView, PageRequest, UserRef, UserView};
 
 #[derive(Deserialize)]
@@ -98,6 +98,11 @@ pub struct ListQuery {
     as_of: Option<String>,
 }
 
+/// About how many bytes a page's answer takes besides its items, and each
+/// item: the answer's buffer is made that large at once ([`json::sized`]).
+const ANSWER_BYTES: usize = 512;
+const ITEM_BYTES: usize = 192;
+
 /// A page of members, borrowed from the snapshot it was read from.
 #[derive(Serialize)]
 pub struct MembersPage<'s> {
@@ -136,13 +141,14 @@ pub async fn list_members(
         &Ident::parse(Kind::Group, &group),
         req,
     )?;
-    Ok(Json(MembersPage {
+    let capacity = ANSWER_BYTES + ITEM_BYTES * page.items.len();
+    let answer = MembersPage {
         group,
         members: page.items,
         next_cursor: page.next_cursor,
         position: state.head.seq,
-    })
-    .into_response())
+    };
+    Ok(json::sized(&answer, capacity))
 }
 
 pub async fn list_groups(
@@ -166,11 +172,12 @@ pub async fn list_groups(
         &Ident::parse(Kind::User, &user),
         req,
     )?;
-    Ok(Json(GroupsPage {
+    let capacity = ANSWER_BYTES + ITEM_BYTES * page.items.len();
+    let answer = GroupsPage {
         user,
         groups: page.items,
         next_cursor: page.next_cursor,
         position: state.head.seq,
-    })
-    .into_response())
+    };
+    Ok(json::sized(&answer, capacity))
 }
