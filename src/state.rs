@@ -12,6 +12,7 @@ use std::sync::Arc;
 mod id_map;
 mod id_set;
 mod name_ids;
+mod radix;
 
 use id_map::{DenseId, IdMap};
 use id_set::IdSet;

@@ -13,11 +13,12 @@
 //! its length within a small multiple of the entries. Other ids, and
 //! negative ones, wait in a B-tree (`spill`) until the vector reaches them.
 
-use imbl::{OrdMap, Vector};
+use imbl::OrdMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Bound;
 
+use super::radix::RadixVec;
 use crate::domain::{GroupId, UserId};
 
 /// The most empty slots a new id may open at the end of the vector, and
@@ -65,7 +66,7 @@ dense_id!(GroupId);
 #[derive(Clone)]
 pub(crate) struct IdMap<K: DenseId, V: Clone> {
     /// `dense[i]` is the value of the id whose index is `i`.
-    dense: Vector<Option<V>>,
+    dense: RadixVec<V>,
     /// Ids that are negative or lie beyond `dense`; each one's index, if it
     /// has one, is at least `dense.len()`.
     spill: OrdMap<K, V>,
@@ -76,7 +77,7 @@ pub(crate) struct IdMap<K: DenseId, V: Clone> {
 impl<K: DenseId, V: Clone> Default for IdMap<K, V> {
     fn default() -> Self {
         IdMap {
-            dense: Vector::new(),
+            dense: RadixVec::default(),
             spill: OrdMap::new(),
             len: 0,
             _key: PhantomData,
@@ -91,14 +92,14 @@ impl<K: DenseId, V: Clone> IdMap<K, V> {
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
         match key.index() {
-            Some(i) if i < self.dense.len() => self.dense.get(i)?.as_ref(),
+            Some(i) if i < self.dense.len() => self.dense.get(i),
             _ => self.spill.get(key),
         }
     }
 
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         match key.index() {
-            Some(i) if i < self.dense.len() => self.dense.get_mut(i)?.as_mut(),
+            Some(i) if i < self.dense.len() => self.dense.get_mut(i),
             _ => self.spill.get_mut(key),
         }
     }
@@ -136,9 +137,7 @@ impl<K: DenseId, V: Clone> IdMap<K, V> {
 
     /// Makes the vector `len` long, moving in the spilled ids it now reaches.
     fn grow_to(&mut self, len: usize) {
-        while self.dense.len() < len {
-            self.dense.push_back(None);
-        }
+        self.dense.grow_to(len);
         if self.spill.is_empty() {
             return;
         }
@@ -175,10 +174,8 @@ impl<K: DenseId, V: Clone> IdMap<K, V> {
         };
         let dense = self
             .dense
-            .iter()
-            .enumerate()
-            .skip(start)
-            .filter_map(|(i, v)| v.as_ref().map(|v| (K::from_index(i), v)));
+            .iter_from(start)
+            .map(|(i, v)| (K::from_index(i), v));
         let high_from = match after {
             Some(a) if a.index().is_some_and(|i| i >= self.dense.len()) => Bound::Excluded(a),
             _ => Bound::Included(K::from_index(self.dense.len())),
