@@ -1,4 +1,4 @@
--- rollcall's views file (`<database>-views`), views schema version 1.
+-- rollcall's views file (`<database>-views`), views schema version 2.
 --
 -- Everything here is folded from the event log and can always be thrown
 -- away and folded again: the views file has no migrations. When its
@@ -65,8 +65,12 @@ CREATE TABLE view_membership_intervals (
     to_request_id   TEXT,
     PRIMARY KEY (group_id, user_id, from_seq)       -- as of, by group, in user order
 ) WITHOUT ROWID;
+-- By user, for a user's groups as of a position. Not covering `to_seq`
+-- (version 1 did): closing an interval then changes only the table's row,
+-- not also an index entry on another random page; the queries by user read
+-- `to_seq` from the row, a handful per user.
 CREATE INDEX view_membership_intervals_by_user
-    ON view_membership_intervals (user_id, group_id, from_seq, to_seq);
+    ON view_membership_intervals (user_id, group_id, from_seq);
 
 -- Current memberships are the open intervals.
 CREATE VIEW view_memberships (group_id, user_id, since_seq) AS

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 const SCHEMA: &str = include_str!("../../schema/views.sql");
 /// The views schema this build writes. A views file of any other version is
 /// thrown away and folded again: views need no migrations.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 /// Stamped into the views file's header ("RLCV").
 pub const APPLICATION_ID: i32 = 0x524c_4356;
 /// The name the views file is attached under.
