@@ -28,7 +28,7 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 /// A compat failure: rendered as `{"success": false, "error": ...}`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Failure(pub String);
 
 impl<E: std::fmt::Display> From<E> for Failure {
@@ -102,10 +102,15 @@ async fn handle(
 ) -> Response {
     let params = Params::parse(&method, &uri, &headers, &body);
     let request_id = RequestId::from_headers(&headers);
-    let outcome = dispatch(&app, &uri, &headers, &params, &body, request_id, client).await;
+    // The path is split and decoded once, here, for the call and the cookie.
+    let segs = segments(uri.path());
+    let outcome = match &segs {
+        Ok(segs) => dispatch(&app, segs, &headers, &params, &body, request_id, client).await,
+        Err(e) => Err(e.clone()),
+    };
     // Login hands out the session cookie and logout clears it, as the
     // original did; everything else leaves cookies alone.
-    let cookie = match (&outcome, segments(uri.path()).ok().as_deref()) {
+    let cookie = match (&outcome, segs.as_deref().ok()) {
         (Ok(out), Some([op, ..])) if op == "login" => out
             .get("token")
             .and_then(Value::as_str)
@@ -118,14 +123,13 @@ async fn handle(
 
 async fn dispatch(
     app: &AppState,
-    uri: &Uri,
+    segs: &[String],
     headers: &HeaderMap,
     params: &Params,
     body: &Bytes,
     request_id: RequestId,
     client: Option<std::net::IpAddr>,
 ) -> Outcome {
-    let segs = segments(uri.path())?;
     let op = segs.first().map(String::as_str).unwrap_or("");
     match op {
         "login" => login(app, params, client).await,
@@ -142,7 +146,7 @@ async fn dispatch(
             let me = Some(caller);
             match (op, segs.len()) {
                 ("assign" | "unassign", _) => {
-                    membership(app, caller, op, &segs, params, request_id).await
+                    membership(app, caller, op, segs, params, request_id).await
                 }
                 ("user", 2) => {
                     let u = queries::user(&state(), me, &Ident::parse(Kind::User, &segs[1]))?;
@@ -154,8 +158,8 @@ async fn dispatch(
                     &Ident::parse_domain(&segs[1])
                 )?)),
                 ("list", 2) => list(&state(), me, &segs[1]),
-                ("new", 3) => create(app, caller, &segs, params, request_id).await,
-                ("del", 3) => delete(app, caller, &segs, params, request_id).await,
+                ("new", 3) => create(app, caller, segs, params, request_id).await,
+                ("del", 3) => delete(app, caller, segs, params, request_id).await,
                 ("import", 1) => import(app, caller, body, params, request_id).await,
                 ("user" | "domain" | "list" | "new" | "del" | "import", n) => Err(Failure(
                     format!("Path contains wrong number of elements ({n})"),
