@@ -19,25 +19,12 @@ set -euo pipefail
 [ $# -eq 4 ] || [ $# -eq 6 ] || { sed -n 2,17p "$0"; exit 2; }
 rounds=$1 seconds=$2
 shift 2
-for tool in wrk curl python3; do
-    command -v "$tool" >/dev/null || { echo "writes-by-thread: needs $tool" >&2; exit 2; }
-done
+. "$(dirname "$0")/served.sh"
+need_tools
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-
-cat >"$work/writes.lua" <<'LUA'
-local n, u, g = 0, 0, 0
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-request = function()
-  n = n + 1
-  if n % 2 == 1 then
-    u = math.random(0, 99999); g = math.random(0, 9999)
-    return wrk.format("GET", string.format("/dmadminweb/API/assign/user/u%06d/g%05d", u, g))
-  end
-  return wrk.format("GET", string.format("/dmadminweb/API/unassign/user/u%06d/g%05d", u, g))
-end
-LUA
+writes_lua "$work/writes.lua"
 
 # CPU ticks per thread name, summed over threads of the same name.
 ticks() {
@@ -47,26 +34,14 @@ ticks() {
 }
 
 one() {
-    local label=$1 bin=$2 src=$3 db=$work/db/rollcall.db
-    rm -rf "$work/db"; mkdir -p "$work/db"
-    cp "$src" "$db"
-    if [ -f "$src-views" ]; then cp "$src-views" "$db-views"; fi
-    local port
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    local url=http://127.0.0.1:$port
-    "$bin" serve --db "$db" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-    pid=$!
-    until curl -s -o /dev/null "$url/healthz"; do sleep 0.01; done
-    local token
-    token=$(curl -s "$url/dmadminweb/API/login?user=admin&pass=bench-admin-password" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+    local label=$1
+    serve "$2" "$3" "$work/db"
     wrk -t2 -c64 -d2s -s "$work/writes.lua" -H "Cookie: token=$token" "$url" >/dev/null
     ticks "$pid" >"$work/before"
     local out
     out=$(wrk -t2 -c64 -d"${seconds}s" -s "$work/writes.lua" -H "Cookie: token=$token" "$url")
     ticks "$pid" >"$work/after"
-    kill -INT "$pid"; wait "$pid" || true
-    pid=
+    stop_serving
     local requests rate hz
     requests=$(echo "$out" | awk '/requests in/ { print $1 }')
     rate=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
