@@ -83,8 +83,13 @@ measure() {
     callgrind_control -z "$pid" >/dev/null 2>&1
     curl -s -K "$work/measure.cfg" -b "$cookie" >/dev/null
     callgrind_control -d "$pid" >/dev/null 2>&1
-    kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    # TERM, not INT: a job a script starts in the background ignores SIGINT
+    # unless it handles the signal itself, and the ceiling server does not.
+    # This runs in a subshell, which cannot `wait` for it: poll (10 s at
+    # most, then KILL).
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
     # The totals line: Ir first; with the cache simulated, D1mr is the fifth
     # of Ir Dr Dw I1mr D1mr ...
     callgrind_annotate "$out".*.1 2>/dev/null | grep 'PROGRAM TOTALS' | tr -d , |
