@@ -12,11 +12,7 @@ set -euo pipefail
 [ $# -eq 5 ] || { sed -n 2,10p "$0"; exit 2; }
 rounds=$1
 . "$(dirname "$0")/served.sh"
-need_tools
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-writes_lua "$work/writes.lua"
+prepare
 
 one() {
     local label=$1

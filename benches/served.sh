@@ -2,13 +2,24 @@
 # not run. Serves a copy of a database the benchmark kept and writes the
 # random assign/unassign load, so both scripts measure the same thing.
 #
-# Needs wrk, curl and python3; `need_tools` says which one is missing.
+# Needs wrk, curl and python3; `prepare` says which one is missing.
 
 need_tools() {
     local tool
     for tool in wrk curl python3; do
         command -v "$tool" >/dev/null || { echo "$(basename "$0"): needs $tool" >&2; exit 2; }
     done
+}
+
+# What every script does first: checks the tools, makes a scratch
+# directory `work` (removed on exit, with any server still running) and the
+# write load's wrk script in it, `$work/writes.lua`.
+prepare() {
+    need_tools
+    work=$(mktemp -d)
+    pid=
+    trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+    writes_lua "$work/writes.lua"
 }
 
 # Writes to FILE a wrk script of random assign/unassign pairs: each

@@ -20,11 +20,7 @@ set -euo pipefail
 rounds=$1 seconds=$2
 shift 2
 . "$(dirname "$0")/served.sh"
-need_tools
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-writes_lua "$work/writes.lua"
+prepare
 
 # CPU ticks per thread name, summed over threads of the same name.
 ticks() {
